@@ -1,0 +1,172 @@
+// Command sandbox runs a program whose network access is decided by a
+// policy:
+//
+//	sandbox run [--policy FILE] [--net host|sandbox|none] [--log FILE|-] -- PROG [ARGS…]
+//	sandbox check FILE
+//
+// It holds flags, sub-commands, exit codes and messages for people; the work
+// is done in sentry and policy.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"sandbox/policy"
+	"sandbox/sentry"
+)
+
+// exitSandbox is the status of the sandbox's own failures, before the
+// program runs (as env(1) and timeout(1) use it).
+const exitSandbox = 125
+
+const usage = `usage:
+  sandbox run [--policy FILE] [--net host|sandbox|none] [--log FILE|-] -- PROG [ARGS...]
+  sandbox check FILE
+
+run    runs PROG with every connect(2) decided by the policy (the embedded
+       default, loopback and unix sockets only, when --policy is not given).
+       The exit status is PROG's (128+N if signal N killed it); 125 means the
+       sandbox itself failed and PROG did not run.
+check  validates a policy file and prints one line per rule.
+`
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == sentry.InitArg {
+		sentry.InitMain() // never returns
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sandbox: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// fail prints the one line a failed start is allowed and returns 125.
+func fail(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "sandbox: "+format+"\n", a...)
+	return exitSandbox
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
+	netMode := fs.String("net", "host", "network mode: host, sandbox or none")
+	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
+	if err := fs.Parse(args); err != nil {
+		return fail(stderr, "run: %v (see 'sandbox help')", err)
+	}
+	prog := fs.Args()
+	if len(prog) == 0 {
+		return fail(stderr, "run: no program given: sandbox run [flags] -- PROG [ARGS...]")
+	}
+	switch *netMode {
+	case "host":
+	case "sandbox", "none":
+		return fail(stderr, "--net %s is not implemented yet; use --net host (every connect is still decided by the policy)", *netMode)
+	default:
+		return fail(stderr, "--net %q: unknown network mode (want host, sandbox or none)", *netMode)
+	}
+
+	pol := policy.Default()
+	if *policyPath != "" {
+		var err error
+		if pol, err = policy.Load(*policyPath); err != nil {
+			return fail(stderr, "%s", oneLine(err))
+		}
+	}
+	for _, r := range pol.HostnameRules() {
+		fmt.Fprintf(stderr, "sandbox: warning: %s: %q names a host: it matches nothing in --net host mode (names are resolved only by the sandbox's own DNS, in --net sandbox)\n", r.Pos, r.Text)
+	}
+
+	path, err := exec.LookPath(prog[0])
+	if err != nil {
+		return fail(stderr, "cannot run %s: %v", prog[0], errors.Unwrap(err))
+	}
+
+	var audit *sentry.AuditLog
+	switch *logPath {
+	case "":
+	case "-":
+		audit = sentry.NewAuditLog(os.Stderr)
+	default:
+		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fail(stderr, "audit log: %v", err)
+		}
+		defer f.Close()
+		audit = sentry.NewAuditLog(f)
+	}
+
+	status, err := sentry.Run(sentry.Config{
+		Policy: pol,
+		Audit:  audit,
+		Path:   path,
+		Argv:   prog,
+		Env:    os.Environ(),
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		var se *sentry.StartError
+		if errors.As(err, &se) {
+			return fail(stderr, "%s", oneLine(err))
+		}
+		fmt.Fprintf(stderr, "sandbox: %s\n", oneLine(err))
+	}
+	if err := audit.Err(); err != nil {
+		fmt.Fprintf(stderr, "sandbox: %v: the audit log is incomplete\n", err)
+	}
+	return status
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, "usage: sandbox check FILE\n")
+		return 2
+	}
+	pol, err := policy.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d rules, default %s", pol.Source, len(pol.Rules), pol.Default)
+	if pol.Default == policy.Deny {
+		fmt.Fprintf(stdout, " (%s)", errnoName(pol.Errno))
+	}
+	fmt.Fprintln(stdout)
+	for _, r := range pol.Rules {
+		fmt.Fprintf(stdout, "%s: %s\n", r.Pos.Short(), r.Summary())
+	}
+	for _, r := range pol.HostnameRules() {
+		fmt.Fprintf(stdout, "%s: note: %q names a host: matched only in --net sandbox mode\n", r.Pos.Short(), r.Text)
+	}
+	return 0
+}
+
+// oneLine joins a multi-error (a policy with several mistakes) so the
+// failure stays one line per the CLI contract, mistakes separated by "; ".
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

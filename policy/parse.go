@@ -1,0 +1,525 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads and parses the policy file at path.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a policy; name is the file name errors are reported
+// against. The error, if any, joins one *Error per mistake, in file order.
+func Parse(name string, data []byte) (*Policy, error) {
+	p := &parser{file: name}
+	pol := p.parse(data)
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool {
+			a, b := p.errs[i].Pos, p.errs[j].Pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		errs := make([]error, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
+	}
+	return pol, nil
+}
+
+type parser struct {
+	file string
+	errs []*Error
+}
+
+func (p *parser) errorf(line, col int, format string, a ...any) {
+	p.errs = append(p.errs, &Error{Pos: Pos{p.file, line, col}, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (p *parser) nodeErrorf(n *yaml.Node, format string, a ...any) {
+	p.errorf(n.Line, n.Column, format, a...)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (p *parser) parse(data []byte) *Policy {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 1
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		p.errorf(line, 1, "not valid YAML: %s", msg)
+		return nil
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		p.errorf(1, 1, "empty policy: a policy needs at least \"version: 1\"")
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		p.nodeErrorf(top, "a policy is a mapping of version, default, errno and rules, not a %s", kindName(top))
+		return nil
+	}
+	pol := &Policy{Source: p.file, Default: Deny, Errno: syscall.EACCES}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			p.nodeErrorf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		switch k.Value {
+		case "version":
+			if v.Kind != yaml.ScalarNode || v.Value != "1" {
+				p.nodeErrorf(v, "version %s: the only policy version is 1", quoteNode(v))
+			}
+		case "default":
+			if verdict, ok := p.verdict(v); ok {
+				pol.Default = verdict
+			}
+		case "errno":
+			if e, ok := p.errno(v); ok {
+				pol.Errno = e
+			}
+		case "rules":
+			pol.Rules = p.rules(v)
+		default:
+			p.nodeErrorf(k, "unknown key %q (expected version, default, errno or rules)", k.Value)
+		}
+	}
+	if seen["version"] == nil {
+		p.nodeErrorf(top, "missing \"version: 1\"")
+	}
+	return pol
+}
+
+func (p *parser) verdict(v *yaml.Node) (Verdict, bool) {
+	if v.Kind == yaml.ScalarNode {
+		switch v.Value {
+		case "allow":
+			return Allow, true
+		case "deny":
+			return Deny, true
+		}
+	}
+	p.nodeErrorf(v, "default %s: want allow or deny", quoteNode(v))
+	return 0, false
+}
+
+// errnoByName maps every errno name Linux knows to its value; errnoNames
+// lists the names, for suggestions.
+var errnoByName, errnoNames = func() (map[string]syscall.Errno, []string) {
+	m := map[string]syscall.Errno{
+		// Aliases x/sys names only by their other spelling.
+		"EWOULDBLOCK": syscall.EAGAIN,
+		"EDEADLOCK":   syscall.EDEADLK,
+		"ENOTSUP":     syscall.EOPNOTSUPP,
+	}
+	for e := syscall.Errno(1); e < 256; e++ {
+		if n := unix.ErrnoName(e); n != "" {
+			m[n] = e
+		}
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return m, names
+}()
+
+func errnoName(e syscall.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return "errno " + strconv.Itoa(int(e))
+}
+
+func (p *parser) errno(v *yaml.Node) (syscall.Errno, bool) {
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		p.nodeErrorf(v, "errno %s: want an errno name such as EACCES", quoteNode(v))
+		return 0, false
+	}
+	if e, ok := errnoByName[v.Value]; ok {
+		return e, true
+	}
+	if s := suggest(v.Value, errnoNames); s != "" {
+		p.nodeErrorf(v, "unknown errno %q (did you mean %s?)", v.Value, s)
+	} else {
+		p.nodeErrorf(v, "unknown errno %q: want an errno name such as EACCES or ECONNREFUSED", v.Value)
+	}
+	return 0, false
+}
+
+func (p *parser) rules(v *yaml.Node) []*Rule {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil // "rules:" with nothing under it
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.nodeErrorf(v, "rules must be a list (\"- allow: tcp 127.0.0.1:8080\"), not a %s", kindName(v))
+		return nil
+	}
+	var rules []*Rule
+	for _, item := range v.Content {
+		if r := p.rule(item); r != nil {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+func (p *parser) rule(n *yaml.Node) *Rule {
+	if n.Kind != yaml.MappingNode {
+		p.nodeErrorf(n, "a rule is a mapping such as \"allow: tcp 127.0.0.1:8080\", not a %s", kindName(n))
+		return nil
+	}
+	var r Rule
+	var value, errnoNode *yaml.Node
+	seen := map[string]*yaml.Node{}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			p.nodeErrorf(k, "duplicate key %q in rule (first at line %d)", k.Value, first.Line)
+			ok = false
+			continue
+		}
+		seen[k.Value] = k
+		switch k.Value {
+		case "allow", "deny":
+			if value != nil {
+				p.nodeErrorf(k, "a rule is either allow or deny, not both")
+				ok = false
+				continue
+			}
+			value = v
+			r.Verdict = Allow
+			if k.Value == "deny" {
+				r.Verdict = Deny
+			}
+		case "errno":
+			errnoNode = v
+		default:
+			p.nodeErrorf(k, "unknown key %q in rule (expected allow, deny or errno)", k.Value)
+			ok = false
+		}
+	}
+	if value == nil {
+		if ok {
+			p.nodeErrorf(n, "rule has neither allow nor deny")
+		}
+		return nil
+	}
+	if errnoNode != nil {
+		if r.Verdict == Allow {
+			p.nodeErrorf(errnoNode, "errno applies only to deny rules: an allowed call returns what the real call returns")
+			ok = false
+		} else if e, good := p.errno(errnoNode); good {
+			r.Errno = e
+		} else {
+			ok = false
+		}
+	}
+	r.Pos = Pos{p.file, value.Line, value.Column}
+	if value.Kind != yaml.ScalarNode || value.Value == "" {
+		p.nodeErrorf(value, "%s %s: want PROTO DEST, such as tcp 127.0.0.1:8080", r.Verdict, quoteNode(value))
+		return nil
+	}
+	r.Text = value.Value
+	if !p.ruleText(&r, value) || !ok {
+		return nil
+	}
+	return &r
+}
+
+// ruleText parses "PROTO DEST" into r. Errors point into the value where
+// its text sits on one line as written (a plain scalar).
+func (p *parser) ruleText(r *Rule, v *yaml.Node) bool {
+	at := func(offset int) (int, int) {
+		if v.Style == 0 && !strings.Contains(v.Value, "\n") {
+			return v.Line, v.Column + offset
+		}
+		return v.Line, v.Column
+	}
+	fail := func(offset int, format string, a ...any) bool {
+		line, col := at(offset)
+		p.errorf(line, col, format, a...)
+		return false
+	}
+	text := v.Value
+	protoText, dest, found := strings.Cut(text, " ")
+	dest = strings.TrimLeft(dest, " ")
+	destOff := len(text) - len(dest)
+	if !found || dest == "" || strings.ContainsAny(dest, " \t") {
+		return fail(0, "rule %q: want PROTO DEST, such as tcp 127.0.0.1:8080", text)
+	}
+	proto, ok := protoNames[protoText]
+	if !ok {
+		return fail(0, "unknown protocol %q (want tcp, udp, ip or unix)", protoText)
+	}
+	r.proto = proto
+	if proto == protoUnix {
+		pat, msg := parseUnixDest(dest)
+		if msg != "" {
+			return fail(destOff, "%s", msg)
+		}
+		r.unixPat = pat
+		return true
+	}
+	host, ports, hasPorts, msg := splitHostPorts(dest)
+	if msg != "" {
+		return fail(destOff, "%s", msg)
+	}
+	d, msg := parseIPDest(host)
+	if msg != "" {
+		return fail(destOff, "%s", msg)
+	}
+	r.dest = d
+	if hasPorts {
+		set, off, msg := parsePorts(ports)
+		if msg != "" {
+			return fail(destOff+len(dest)-len(ports)+off, "%s", msg)
+		}
+		r.ports = set
+	}
+	return true
+}
+
+// splitHostPorts splits "HOST[:PORTS]" and "[V6][:PORTS]".
+func splitHostPorts(dest string) (host, ports string, hasPorts bool, msg string) {
+	if strings.HasPrefix(dest, "[") {
+		end := strings.Index(dest, "]")
+		if end < 0 {
+			return "", "", false, fmt.Sprintf("%q: missing ] after the IPv6 address", dest)
+		}
+		host, rest := dest[1:end], dest[end+1:]
+		if rest == "" {
+			return host, "", false, ""
+		}
+		if !strings.HasPrefix(rest, ":") {
+			return "", "", false, fmt.Sprintf("%q: want [IPv6]:PORTS", dest)
+		}
+		if !strings.Contains(host, ":") {
+			return "", "", false, fmt.Sprintf("%q: brackets are for IPv6 addresses", dest)
+		}
+		return host, rest[1:], true, ""
+	}
+	if strings.Count(dest, ":") > 1 {
+		return "", "", false, fmt.Sprintf("%q: IPv6 addresses go in brackets, such as [::1]:53 or [fd00::/8]", dest)
+	}
+	host, ports, hasPorts = strings.Cut(dest, ":")
+	if host == "" {
+		return "", "", false, fmt.Sprintf("%q: missing address before the ports", dest)
+	}
+	return host, ports, hasPorts, ""
+}
+
+func parseIPDest(host string) (ipDest, string) {
+	if host == "*" {
+		return ipDest{any: true}, ""
+	}
+	if strings.Contains(host, "/") {
+		pfx, err := netip.ParsePrefix(host)
+		if err != nil {
+			return ipDest{}, fmt.Sprintf("%q is not a valid CIDR (such as 198.18.0.0/15 or [fd00::/8])", host)
+		}
+		if pfx.Addr().Zone() != "" {
+			return ipDest{}, fmt.Sprintf("%q: zones are not allowed in rules", host)
+		}
+		if pfx.Masked() != pfx {
+			return ipDest{}, fmt.Sprintf("%s has host bits set: did you mean %s?", host, pfx.Masked())
+		}
+		return ipDest{prefix: canonical(pfx)}, ""
+	}
+	if strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Zone() != "" {
+			return ipDest{}, fmt.Sprintf("%q is not a valid IPv6 address", host)
+		}
+		return ipDest{prefix: canonical(netip.PrefixFrom(a, a.BitLen()))}, ""
+	}
+	if strings.Trim(host, "0123456789.") == "" {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is4() {
+			return ipDest{}, fmt.Sprintf("%q is not a valid IPv4 address", host)
+		}
+		return ipDest{prefix: netip.PrefixFrom(a, 32)}, ""
+	}
+	name, wildcard := strings.CutPrefix(host, "*.")
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if !validHostname(name) {
+		if wildcard {
+			return ipDest{}, fmt.Sprintf("%q: want *.SUFFIX with a valid domain suffix", host)
+		}
+		return ipDest{}, fmt.Sprintf("%q is neither an address, a CIDR, * nor a valid host name", host)
+	}
+	return ipDest{name: name, wildcard: wildcard}, ""
+}
+
+// canonical turns an IPv4-mapped IPv6 prefix into the IPv4 prefix it stands
+// for, so that ::ffff:127.0.0.1 in a rule means what it means in a request.
+func canonical(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+func validHostname(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// parsePorts parses "*", "N", "N-M" and comma lists of them. On error it
+// also returns the offset of the bad item in s.
+func parsePorts(s string) (portSet, int, string) {
+	if s == "*" {
+		return nil, 0, ""
+	}
+	if s == "" {
+		return nil, 0, "missing ports after \":\" (want N, N-M, a list such as 80,443, or *)"
+	}
+	var set portSet
+	off := 0
+	for _, item := range strings.Split(s, ",") {
+		loText, hiText, isRange := strings.Cut(item, "-")
+		lo, msg := parsePort(loText)
+		if msg != "" {
+			return nil, off, msg
+		}
+		hi := lo
+		if isRange {
+			if hi, msg = parsePort(hiText); msg != "" {
+				return nil, off + len(loText) + 1, msg
+			}
+			if hi < lo {
+				return nil, off, fmt.Sprintf("port range %s runs backwards (did you mean %d-%d?)", item, hi, lo)
+			}
+		}
+		set = append(set, portRange{lo, hi})
+		off += len(item) + 1
+	}
+	return set, 0, ""
+}
+
+func parsePort(s string) (uint16, string) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Sprintf("port %q is not a number (want N, N-M, a list such as 80,443, or *)", s)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n > 65535 {
+		return 0, fmt.Sprintf("port %s is out of range (0-65535)", s)
+	}
+	return uint16(n), ""
+}
+
+func parseUnixDest(dest string) (unixPattern, string) {
+	switch {
+	case dest == "*":
+		return unixPattern{any: true}, ""
+	case strings.HasPrefix(dest, "@"):
+		glob := dest[1:]
+		if _, err := path.Match(glob, ""); err != nil {
+			return unixPattern{}, fmt.Sprintf("%q: bad pattern: %v", dest, err)
+		}
+		return unixPattern{abstract: true, glob: glob}, ""
+	case strings.HasPrefix(dest, "/"):
+		if dir, ok := strings.CutSuffix(dest, "/**"); ok && !strings.ContainsAny(dir, "*?[\\") {
+			return unixPattern{tree: path.Clean(dir+"/") + "/"}, ""
+		}
+		if _, err := path.Match(dest, ""); err != nil {
+			return unixPattern{}, fmt.Sprintf("%q: bad pattern: %v", dest, err)
+		}
+		if path.Clean(dest) != dest {
+			return unixPattern{}, fmt.Sprintf("%q: write the path as %s (paths are matched after symlinks and .. are resolved)", dest, path.Clean(dest))
+		}
+		return unixPattern{glob: dest}, ""
+	}
+	return unixPattern{}, fmt.Sprintf("unix destination %q: want an absolute path (glob), @abstract-name or *", dest)
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "single value"
+}
+
+func quoteNode(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return "(a " + kindName(n) + ")"
+}
+
+// suggest returns the candidate closest to s when it is close enough to be
+// a typo (edit distance ≤ 2).
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	up := strings.ToUpper(s)
+	for _, c := range candidates {
+		if d := distance(up, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

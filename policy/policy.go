@@ -1,0 +1,202 @@
+// Package policy reads network policies and decides, for each destination a
+// program names, whether it may be reached.
+//
+// A policy is a strict YAML file (see DESIGN.md): a default verdict, a
+// default errno and an ordered list of rules, the first match winning.
+// Parsing reports every mistake with file:line:col; deciding is pure Go —
+// no syscalls, no allocation — and safe for concurrent use.
+package policy
+
+import (
+	_ "embed"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Proto is the protocol of a request.
+type Proto uint8
+
+// Protocols a request can have.
+const (
+	TCP Proto = iota + 1
+	UDP
+	// OtherIP is any other IP protocol (raw, ICMP, SCTP…): only `ip`
+	// rules match it.
+	OtherIP
+	Unix
+)
+
+// String is the protocol's name in a policy file.
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	case OtherIP:
+		return "ip"
+	case Unix:
+		return "unix"
+	}
+	return fmt.Sprintf("proto(%d)", uint8(p))
+}
+
+// Verdict is what a rule or a policy's default decides.
+type Verdict uint8
+
+// The two verdicts.
+const (
+	Allow Verdict = iota + 1
+	Deny
+)
+
+// String is the verdict's name in a policy file.
+func (v Verdict) String() string {
+	switch v {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	}
+	return fmt.Sprintf("verdict(%d)", uint8(v))
+}
+
+// Pos is a place in a policy file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+// String is "file:line:col", the form editors jump to.
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Short is "file:line", the audit log's name for a rule.
+func (p Pos) Short() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+
+// Error is one mistake in a policy file.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Request is one destination a program names.
+type Request struct {
+	Proto Proto
+	// Addr is the destination address of an IP request; an IPv4-mapped
+	// IPv6 address meets the IPv4 rules.
+	Addr netip.Addr
+	Port uint16
+	// Names are the host names Addr was resolved from by the sandbox's
+	// own DNS; empty where the sandbox resolves no names (--net host).
+	Names []string
+	// Unix is, for a Unix request, the absolute path the socket really
+	// is at, or "@" and an abstract name (raw bytes).
+	Unix string
+}
+
+// Rule is one entry of a policy's rules.
+type Rule struct {
+	Verdict Verdict
+	Errno   syscall.Errno // non-zero only when the rule names one
+	Pos     Pos           // where the rule's allow/deny value is
+	Text    string        // the rule as written, e.g. "tcp 127.0.0.1:8080"
+
+	proto   ruleProto
+	dest    ipDest
+	ports   portSet
+	unixPat unixPattern
+}
+
+// Policy is a parsed policy file.
+type Policy struct {
+	Source  string // the file name, or "<default>" for the embedded policy
+	Default Verdict
+	Errno   syscall.Errno // for denied calls whose rule names none
+	Rules   []*Rule
+}
+
+// Decision is what the policy says of one request.
+type Decision struct {
+	Verdict Verdict
+	Errno   syscall.Errno // when Verdict is Deny: the rule's errno, else the policy's
+	Rule    *Rule         // nil when no rule matched and the default decided
+}
+
+// Decide returns the verdict of the first rule that matches r, or the
+// policy's default.
+func (p *Policy) Decide(r Request) Decision {
+	addr := r.Addr.Unmap()
+	for _, rule := range p.Rules {
+		if rule.matches(&r, addr) {
+			d := Decision{Verdict: rule.Verdict, Rule: rule}
+			if d.Verdict == Deny {
+				d.Errno = rule.Errno
+				if d.Errno == 0 {
+					d.Errno = p.Errno
+				}
+			}
+			return d
+		}
+	}
+	d := Decision{Verdict: p.Default}
+	if d.Verdict == Deny {
+		d.Errno = p.Errno
+	}
+	return d
+}
+
+// HostnameRules are the rules that name hosts: they match only requests
+// whose address the sandbox's own DNS resolved.
+func (p *Policy) HostnameRules() []*Rule {
+	var out []*Rule
+	for _, r := range p.Rules {
+		if r.IsName() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// IsName reports whether the rule names a host (example.com, *.example.org).
+func (r *Rule) IsName() bool { return r.dest.name != "" }
+
+// Summary is one line saying what the rule does, for `sandbox check`.
+func (r *Rule) Summary() string {
+	var b strings.Builder
+	b.WriteString(r.Verdict.String())
+	b.WriteByte(' ')
+	b.WriteString(r.proto.String())
+	b.WriteByte(' ')
+	if r.proto == protoUnix {
+		b.WriteString(r.unixPat.String())
+	} else {
+		b.WriteString(r.dest.String())
+		b.WriteByte(' ')
+		b.WriteString(r.ports.String())
+	}
+	if r.Errno != 0 {
+		b.WriteString(" → ")
+		b.WriteString(errnoName(r.Errno))
+	}
+	return b.String()
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+var defaultPolicy = sync.OnceValue(func() *Policy {
+	p, err := Parse("<default>", defaultYAML)
+	if err != nil {
+		panic("the embedded default policy is broken: " + err.Error())
+	}
+	return p
+})
+
+// Default is the embedded policy used when none is given: the loopback and
+// unix sockets, nothing else.
+func Default() *Policy { return defaultPolicy() }

@@ -1,0 +1,168 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// ruleProto is the PROTO of a rule.
+type ruleProto uint8
+
+const (
+	protoTCP ruleProto = iota + 1
+	protoUDP
+	protoIP // any IP protocol
+	protoUnix
+)
+
+var protoNames = map[string]ruleProto{"tcp": protoTCP, "udp": protoUDP, "ip": protoIP, "unix": protoUnix}
+
+func (p ruleProto) String() string {
+	return [...]string{"", "tcp", "udp", "ip", "unix"}[p]
+}
+
+func (p ruleProto) matches(q Proto) bool {
+	switch p {
+	case protoTCP:
+		return q == TCP
+	case protoUDP:
+		return q == UDP
+	case protoIP:
+		return q == TCP || q == UDP || q == OtherIP
+	case protoUnix:
+		return q == Unix
+	}
+	return false
+}
+
+// ipDest is the DEST of an IP rule: any address, a prefix, or a host name.
+type ipDest struct {
+	any      bool
+	prefix   netip.Prefix
+	name     string // lower case, no trailing dot
+	wildcard bool   // name is a suffix: *.name matches its strict subdomains
+}
+
+func (d ipDest) matches(addr netip.Addr, names []string) bool {
+	switch {
+	case d.any:
+		return true
+	case d.prefix.IsValid():
+		return d.prefix.Contains(addr)
+	}
+	for _, n := range names {
+		n = strings.TrimSuffix(n, ".")
+		if d.wildcard {
+			if len(n) > len(d.name)+1 && strings.EqualFold(n[len(n)-len(d.name):], d.name) && n[len(n)-len(d.name)-1] == '.' {
+				return true
+			}
+		} else if strings.EqualFold(n, d.name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d ipDest) String() string {
+	switch {
+	case d.any:
+		return "any address"
+	case d.prefix.IsValid() && d.prefix.IsSingleIP():
+		return d.prefix.Addr().String()
+	case d.prefix.IsValid():
+		return d.prefix.String()
+	case d.wildcard:
+		return "hosts *." + d.name
+	}
+	return "host " + d.name
+}
+
+// portRange is an inclusive range of ports.
+type portRange struct{ lo, hi uint16 }
+
+// portSet is the PORTS of a rule; nil means every port.
+type portSet []portRange
+
+func (s portSet) contains(p uint16) bool {
+	if s == nil {
+		return true
+	}
+	for _, r := range s {
+		if p >= r.lo && p <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+func (s portSet) String() string {
+	if s == nil {
+		return "all ports"
+	}
+	parts := make([]string, len(s))
+	for i, r := range s {
+		if r.lo == r.hi {
+			parts[i] = strconv.Itoa(int(r.lo))
+		} else {
+			parts[i] = fmt.Sprintf("%d-%d", r.lo, r.hi)
+		}
+	}
+	if len(s) == 1 && s[0].lo == s[0].hi {
+		return "port " + parts[0]
+	}
+	return "ports " + strings.Join(parts, ",")
+}
+
+// unixPattern is the DEST of a unix rule.
+type unixPattern struct {
+	any      bool
+	abstract bool   // glob matches abstract names (without the @)
+	glob     string // path.Match pattern
+	tree     string // "/dir/" for a "/dir/**" rule: everything below dir
+}
+
+func (u unixPattern) matches(dest string) bool {
+	if u.any {
+		return true
+	}
+	if name, ok := strings.CutPrefix(dest, "@"); ok {
+		if !u.abstract {
+			return false
+		}
+		m, _ := path.Match(u.glob, name)
+		return m
+	}
+	if u.abstract {
+		return false
+	}
+	if u.tree != "" {
+		return strings.HasPrefix(dest, u.tree)
+	}
+	m, _ := path.Match(u.glob, dest)
+	return m
+}
+
+func (u unixPattern) String() string {
+	switch {
+	case u.any:
+		return "any unix socket"
+	case u.abstract:
+		return "abstract names matching " + u.glob
+	case u.tree != "":
+		return "paths under " + u.tree
+	}
+	return "paths matching " + u.glob
+}
+
+func (r *Rule) matches(req *Request, addr netip.Addr) bool {
+	if !r.proto.matches(req.Proto) {
+		return false
+	}
+	if r.proto == protoUnix {
+		return r.unixPat.matches(req.Unix)
+	}
+	return r.ports.contains(req.Port) && r.dest.matches(addr, req.Names)
+}

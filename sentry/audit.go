@@ -1,0 +1,88 @@
+package sentry
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Verdicts in the audit log beyond the policy's own allow and deny.
+const (
+	// verdictInvalid: the call failed Linux's own checks (EBADF, EFAULT,
+	// EINVAL, ENOTSOCK…) before any destination could be named.
+	verdictInvalid = "invalid"
+	// verdictPass: the address names no destination the policy speaks of
+	// (AF_UNSPEC, a family the socket rejects, netlink); the supervisor
+	// made the call with its copy and the kernel answered.
+	verdictPass = "pass"
+)
+
+// Record is one line of the audit log: one trapped call and what became of
+// it. The field names are a contract (DESIGN.md).
+type Record struct {
+	Time    time.Time `json:"time"`
+	Pid     int       `json:"pid"` // the calling thread's id, as the kernel reports it
+	Exe     string    `json:"exe,omitempty"`
+	Syscall string    `json:"syscall"`
+	Fd      int       `json:"fd"`
+	Proto   string    `json:"proto,omitempty"`
+	Dest    string    `json:"dest,omitempty"`
+	Verdict string    `json:"verdict"`
+	Rule    string    `json:"rule,omitempty"`  // file:line of the deciding rule; empty when the default decided
+	Errno   string    `json:"errno,omitempty"` // what the call returned to the program; empty for success
+	Reason  string    `json:"reason,omitempty"`
+	TookUS  float64   `json:"took_us"` // from the notification's arrival to the answer
+}
+
+// AuditLog writes Records as JSON lines. A nil *AuditLog discards them.
+type AuditLog struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+	err error
+}
+
+// NewAuditLog writes records to w.
+func NewAuditLog(w io.Writer) *AuditLog {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &AuditLog{enc: enc}
+}
+
+func (a *AuditLog) write(r *Record) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil {
+		return
+	}
+	if err := a.enc.Encode(r); err != nil {
+		a.err = fmt.Errorf("write audit log: %w", err)
+	}
+}
+
+// Err reports the first write error, so that a lost audit trail is not
+// silent.
+func (a *AuditLog) Err() error {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func errnoName(e unix.Errno) string {
+	if e == 0 {
+		return ""
+	}
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno %d", int(e))
+}

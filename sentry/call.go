@@ -1,0 +1,204 @@
+package sentry
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"sandbox/policy"
+	"sandbox/seccomp"
+)
+
+// call is one trapped syscall on its way to an answer.
+type call struct {
+	s       *Supervisor
+	n       *seccomp.Notif
+	task    *task
+	rec     Record
+	start   time.Time
+	replied bool
+
+	// onReceiver: handled on a receiver goroutine, which the monitor
+	// replaces (handedOff) when the call takes long.
+	onReceiver bool
+	handedOff  atomic.Bool
+
+	opMu    sync.Mutex
+	opTid   int  // thread running the supervisor's own call for it; 0 when none
+	aborted bool // the monitor interrupted that call: the caller had gone
+}
+
+// handle answers one notification. It runs on the receiver goroutine; the
+// monitor starts another receiver if it takes long.
+func (s *Supervisor) handle(c *call) {
+	n := c.n
+	c.rec = Record{Time: c.start, Pid: n.Pid, Syscall: n.Syscall, Fd: -1}
+	s.monitor.add(c)
+	defer s.monitor.remove(c)
+	defer c.finish()
+	h := handlers[n.Syscall]
+	if h == nil {
+		// The filter traps only what handlers lists; anything else is
+		// a bug, and a bug fails closed.
+		c.failClosed(errors.New("no handler for " + n.Syscall))
+		return
+	}
+	if !c.attach(false) {
+		return
+	}
+	defer func() { s.tasks.put(c.task) }()
+	if s.audit != nil {
+		// Now, while the caller waits: once answered it may exit.
+		c.rec.Exe = executable(n.Pid)
+	}
+	h(c)
+}
+
+// attach finds the caller's task. A pidfd opened by thread id now is proven
+// to be the caller's only by the notification still pending afterwards.
+func (c *call) attach(reopen bool) bool {
+	if reopen {
+		c.s.tasks.forget(c.task)
+		c.s.tasks.put(c.task)
+	}
+	t, fresh, err := c.s.tasks.get(c.n.Pid)
+	if err != nil {
+		if c.stillWaiting() {
+			c.failClosed(err)
+		}
+		return false
+	}
+	c.task = t
+	if fresh && !c.stillWaiting() {
+		c.s.tasks.put(t)
+		return false
+	}
+	return true
+}
+
+func (c *call) finish() {
+	if c.s.audit == nil {
+		return
+	}
+	c.rec.TookUS = float64(time.Since(c.start).Nanoseconds()) / 1e3
+	if !c.replied && c.rec.Reason == "" {
+		c.rec.Reason = "the program stopped waiting (interrupted by a signal, or exited)"
+	}
+	c.s.audit.write(&c.rec)
+}
+
+// stillWaiting reports whether the caller still waits for this answer.
+func (c *call) stillWaiting() bool {
+	return c.s.listener.Valid(c.n.ID) == nil
+}
+
+// getfd duplicates the caller's fd. A closed or O_PATH fd is the caller's
+// EBADF; any other failure fails closed.
+func (c *call) getfd(fd int) (int, bool) {
+	sock, err := c.task.getfd(fd)
+	if errors.Is(err, unix.ESRCH) {
+		// The cached pidfd's thread exited and its id was reused.
+		if !c.attach(true) {
+			return -1, false
+		}
+		sock, err = c.task.getfd(fd)
+	}
+	switch {
+	case err == nil:
+		return sock, true
+	case errors.Is(err, unix.EBADF):
+		c.invalid(unix.EBADF, "not an open file descriptor")
+	case errors.Is(err, unix.ESRCH) && !c.stillWaiting():
+	default:
+		c.failClosed(err)
+	}
+	return -1, false
+}
+
+// invalid answers a call that fails Linux's own checks before any policy.
+func (c *call) invalid(errno unix.Errno, why string) {
+	c.rec.Verdict = verdictInvalid
+	c.rec.Reason = why
+	c.respond(0, errno)
+}
+
+// failClosed denies a call the supervisor could not judge: what it cannot
+// read or resolve it never allows.
+func (c *call) failClosed(err error) {
+	c.rec.Verdict = policy.Deny.String()
+	c.rec.Reason = "fail closed: " + err.Error()
+	c.respond(0, unix.EACCES)
+}
+
+// decided records the policy's decision.
+func (c *call) decided(d policy.Decision) {
+	c.rec.Verdict = d.Verdict.String()
+	if d.Rule != nil {
+		c.rec.Rule = d.Rule.Pos.Short()
+	} else {
+		c.rec.Rule = ""
+	}
+}
+
+// respond answers the caller; it reports whether the caller heard it.
+func (c *call) respond(val int64, errno unix.Errno) bool {
+	c.rec.Errno = errnoName(errno)
+	err := c.s.listener.Respond(c.n.ID, val, errno)
+	c.replied = err == nil
+	return c.replied
+}
+
+// perform makes the call for the child with op, which must use only the
+// supervisor's copies of the child's arguments, and answers with its result.
+func (c *call) perform(sock int, op func() unix.Errno) {
+	c.performDirty(sock, false, op, nil)
+}
+
+// performDirty is perform for an op that may change its thread's identity
+// (dirty: the thread is discarded afterwards); after, if set, runs once op
+// has returned, before the answer, to complete the audit record.
+func (c *call) performDirty(sock int, dirty bool, op func() unix.Errno, after func(unix.Errno)) {
+	key, err := socketKey(sock)
+	if err != nil {
+		c.failClosed(err)
+		return
+	}
+	gone := func() bool { return !c.stillWaiting() }
+	result, unheard, ok := c.s.sockets.acquire(key, gone)
+	if !ok {
+		return
+	}
+	if unheard {
+		c.rec.Reason = "result of this socket's earlier call, which a signal kept from the program"
+		c.s.sockets.release(key, result, c.respond(0, result))
+		return
+	}
+	var errno unix.Errno
+	var aborted bool
+	if dirty {
+		// A thread whose identity op changes must die with its
+		// goroutine: not the receiver's, which goes on serving.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			errno, aborted = c.interruptible(true, op)
+		}()
+		<-done
+	} else {
+		errno, aborted = c.interruptible(false, op)
+	}
+	if after != nil {
+		after(errno)
+	}
+	if aborted {
+		// The call was interrupted as the program's own would have
+		// been; nothing happened that it needs to hear of.
+		c.rec.Reason = "interrupted: the program stopped waiting"
+		c.s.sockets.release(key, 0, true)
+		return
+	}
+	c.s.sockets.release(key, errno, c.respond(0, errno))
+}

@@ -1,0 +1,268 @@
+package sentry
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"sandbox/policy"
+)
+
+// sysConnect handles connect(2): connect(int fd, const struct sockaddr *addr,
+// socklen_t addrlen).
+//
+// Linux checks, in order: the fd (EBADF, fdget), the length (EINVAL when
+// negative or over sizeof(sockaddr_storage)), the copy (EFAULT), that the fd
+// is a socket (ENOTSOCK), then the protocol's own rules. The first four are
+// checked here in that order; the protocol's rules are left to the kernel,
+// which checks them when the supervisor makes the call with its copy — the
+// one exception being a destination the policy denies, which is never
+// handed to the kernel: familyErrno then supplies the errno the protocol
+// would have given a malformed address.
+func sysConnect(c *call) {
+	fd := int(int32(c.n.Args[0]))
+	addrPtr := c.n.Args[1]
+	addrLen := int(int32(uint32(c.n.Args[2]))) // the kernel reads socklen_t into an int
+	c.rec.Fd = fd
+
+	sock, ok := c.getfd(fd)
+	if !ok {
+		return
+	}
+	defer unix.Close(sock)
+
+	if addrLen < 0 || addrLen > maxSockaddr {
+		c.invalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
+		return
+	}
+	addr, err := c.task.read(addrPtr, addrLen)
+	if err != nil {
+		if errors.Is(err, unix.EFAULT) {
+			c.invalid(unix.EFAULT, "address not readable")
+			return
+		}
+		c.failClosed(fmt.Errorf("read the address: %w", err))
+		return
+	}
+	// The address was read from memory the pid named: only a still-pending
+	// notification proves the pid was still the caller.
+	if !c.stillWaiting() {
+		return
+	}
+
+	info, err := socketInfo(sock)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSOCK) {
+			c.invalid(unix.ENOTSOCK, "not a socket")
+			return
+		}
+		c.failClosed(err)
+		return
+	}
+	d := decodeSockaddr(addr)
+	switch info.family {
+	case unix.AF_INET, unix.AF_INET6, unix.AF_SMC:
+		if d.kind != destIP {
+			c.pass(sock, addr, d)
+			return
+		}
+		c.connectIP(sock, info, addr, d.ip)
+	case unix.AF_UNIX:
+		c.rec.Proto = policy.Unix.String()
+		switch d.kind {
+		case destUnixPath:
+			c.connectUnixPath(sock, info, addr, d.unix)
+		case destUnixAbstract:
+			c.connectAbstract(sock, info, addr, d.unix)
+		default:
+			c.pass(sock, addr, d)
+		}
+	case unix.AF_NETLINK:
+		// Netlink talks to this machine's kernel only.
+		c.pass(sock, addr, d)
+	default:
+		// vsock reaches the hypervisor, AF_RXRPC carries an IP address
+		// inside its own sockaddr…: the policy has no words for these
+		// destinations, so they are denied.
+		dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
+		c.rec.Reason = "socket family " + strconv.Itoa(info.family) + " is not covered by the policy"
+		c.decided(dec)
+		c.respond(0, dec.Errno)
+	}
+}
+
+// sockInfo is what the kernel says of a socket.
+type sockInfo struct {
+	family, typ, proto int
+}
+
+func socketInfo(sock int) (sockInfo, error) {
+	var si sockInfo
+	var err error
+	if si.family, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+		return si, fmt.Errorf("SO_DOMAIN: %w", err)
+	}
+	if si.typ, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		return si, fmt.Errorf("SO_TYPE: %w", err)
+	}
+	if si.proto, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil {
+		return si, fmt.Errorf("SO_PROTOCOL: %w", err)
+	}
+	return si, nil
+}
+
+// ipProto is the policy's name for an inet socket's protocol.
+func ipProto(si sockInfo) policy.Proto {
+	if si.family == unix.AF_SMC {
+		return policy.TCP // SMC falls back to, and starts as, TCP
+	}
+	switch si.proto {
+	case unix.IPPROTO_TCP, unix.IPPROTO_MPTCP:
+		return policy.TCP
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
+		return policy.UDP
+	}
+	return policy.OtherIP
+}
+
+func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
+	proto := ipProto(si)
+	target := netip.AddrPortFrom(effectiveAddr(sock, ap.Addr()), ap.Port())
+	c.rec.Proto = proto.String()
+	c.rec.Dest = target.String()
+	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port()})
+	c.decided(dec)
+	if dec.Verdict != policy.Allow {
+		c.deny(sock, si, addr, dec)
+		return
+	}
+	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+}
+
+// effectiveAddr is where the kernel really sends a connect to a: the
+// unspecified address means this host — the socket's own bound address if
+// it has one, else the loopback (ip_route_connect, tcp_v6_connect).
+func effectiveAddr(sock int, a netip.Addr) netip.Addr {
+	if !a.Unmap().IsUnspecified() {
+		return a
+	}
+	var local netip.Addr
+	if sa, err := unix.Getsockname(sock); err == nil {
+		switch sa := sa.(type) {
+		case *unix.SockaddrInet4:
+			local = netip.AddrFrom4(sa.Addr)
+		case *unix.SockaddrInet6:
+			local = netip.AddrFrom16(sa.Addr)
+		}
+	}
+	if a.Is6() && !a.Is4In6() {
+		// "::" is always [::1] for IPv6, or 127.0.0.1 when the socket
+		// is bound to an IPv4-mapped address.
+		if local.Is4In6() {
+			return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		return netip.IPv6Loopback()
+	}
+	if l := local.Unmap(); l.Is4() && !l.IsUnspecified() {
+		return l
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) {
+	c.rec.Dest = "@" + name
+	dec := c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: "@" + name})
+	c.decided(dec)
+	if dec.Verdict != policy.Allow {
+		c.deny(sock, si, addr, dec)
+		return
+	}
+	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+}
+
+// connectUnixPath resolves path as the child, decides on the file it really
+// leads to, and connects to that inode. Lookup and connect run with the
+// child's credentials when they differ from the supervisor's, so that
+// directory search and socket write permissions are the child's.
+func (c *call) connectUnixPath(sock int, si sockInfo, addr []byte, path string) {
+	c.rec.Dest = path
+	childCreds, err := taskCreds(c.task.tid)
+	if err != nil {
+		c.failClosed(err)
+		return
+	}
+	dirty := !childCreds.equal(c.s.creds)
+	var dec policy.Decision
+	var failure error
+	op := func() unix.Errno {
+		if dirty {
+			if err := childCreds.assume(); err != nil {
+				failure = err
+				return unix.EACCES
+			}
+		}
+		target, err := openUnixPath(c.task.tid, path)
+		if err != nil {
+			if e, ok := err.(unix.Errno); ok {
+				return e // the child's own lookup fails so too
+			}
+			failure = err
+			return unix.EACCES
+		}
+		defer unix.Close(target)
+		real, err := fdPath(target)
+		if err != nil {
+			failure = err
+			return unix.EACCES
+		}
+		c.rec.Dest = real
+		dec = c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: real})
+		if dec.Verdict != policy.Allow {
+			return dec.Errno
+		}
+		return connectFd(sock, target)
+	}
+	c.performDirty(sock, dirty, op, func(errno unix.Errno) {
+		switch {
+		case failure != nil:
+			c.rec.Verdict = policy.Deny.String()
+			c.rec.Reason = "fail closed: " + failure.Error()
+		case dec.Verdict == 0:
+			c.rec.Verdict = verdictInvalid // the lookup failed before any decision
+		default:
+			c.decided(dec)
+		}
+	})
+}
+
+// deny answers a call the policy refused. A malformed address keeps the
+// errno Linux gives it, so that a deny policy changes no error the program
+// would have seen anyway.
+func (c *call) deny(sock int, si sockInfo, addr []byte, dec policy.Decision) {
+	v6only := false
+	if si.family == unix.AF_INET6 {
+		if v, err := unix.GetsockoptInt(sock, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err == nil {
+			v6only = v != 0
+		}
+	}
+	if e := familyErrno(si.family, si.typ, v6only, addr); e != 0 {
+		c.rec.Reason = "malformed for this socket: " + errnoName(e)
+		c.respond(0, e)
+		return
+	}
+	c.respond(0, dec.Errno)
+}
+
+// pass makes a call whose address names no destination the policy speaks
+// of: the kernel then answers with exactly the error (or, for AF_UNSPEC, the
+// disconnect) it would have given the child.
+func (c *call) pass(sock int, addr []byte, d dest) {
+	c.rec.Verdict = verdictPass
+	if d.kind == destUnspec {
+		c.rec.Dest = "AF_UNSPEC"
+	}
+	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+}

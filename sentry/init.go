@@ -1,0 +1,52 @@
+package sentry
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"sandbox/seccomp"
+)
+
+// initStatusFd is the init step's end of the socket pair to the supervisor.
+const initStatusFd = 3
+
+// InitMain is the child's side of Run, in the re-executed sandbox binary:
+// os.Args is [argv0, InitArg, path, argv...]. Go cannot run code between fork
+// and exec, so the filter is installed here, in a fresh process, which then
+// execs the program. It never returns.
+func InitMain() {
+	// The filter binds the thread that loads it, and exec keeps only the
+	// calling thread: both must be this one.
+	runtime.LockOSThread()
+	if len(os.Args) < 4 || os.Args[1] != InitArg {
+		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
+	}
+	path, argv := os.Args[2], os.Args[3:]
+	listener, err := seccomp.Install(trapped())
+	if err != nil {
+		initFail(err)
+	}
+	if err := seccomp.SendFd(initStatusFd, listener); err != nil {
+		initFail(err)
+	}
+	// The program must never hold its own listener: it could answer its
+	// own trapped calls.
+	unix.Close(listener)
+	// Nothing but stdin, stdout and stderr passes to the program — not
+	// even descriptors the sandbox itself inherited (an inherited
+	// connected socket would bypass every check). The status socket
+	// closes on exec, which tells the supervisor exec succeeded.
+	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		initFail(fmt.Errorf("close inherited descriptors: %w", err))
+	}
+	err = unix.Exec(path, argv, os.Environ())
+	initFail(fmt.Errorf("cannot run %s: %w", path, err))
+}
+
+func initFail(err error) {
+	unix.Write(initStatusFd, []byte(err.Error()))
+	os.Exit(125)
+}

@@ -1,0 +1,44 @@
+package test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkConnectLatency measures a loopback TCP connect+close natively and
+// under the sandbox (--net host, allow-all policy) in the same run, rounds
+// alternating so that machine noise hits both alike, and reports the medians
+// and their ratio. It is a measurement, not a pass/fail test.
+func BenchmarkConnectLatency(b *testing.B) {
+	prog := buildC(b, "progs/connbench.c")
+	pol := writePolicy(b, "version: 1\ndefault: allow\n")
+	const rounds, perRound = 7, 3000
+	var native, sandbox []float64
+	for range b.N {
+		for range rounds {
+			native = append(native, medianOf(b, runCmd(b, 2*time.Minute, prog, fmt.Sprint(perRound))))
+			sandbox = append(sandbox, medianOf(b, runCmd(b, 2*time.Minute, sandboxed(pol, prog, fmt.Sprint(perRound))...)))
+		}
+	}
+	n, s := median(native), median(sandbox)
+	b.ReportMetric(n, "native-ns/connect")
+	b.ReportMetric(s, "sandbox-ns/connect")
+	b.ReportMetric(s/n, "ratio")
+	b.Logf("connect+close on loopback, median of %d rounds × %d: native %.1f µs, sandbox %.1f µs, ratio %.2f×", rounds, perRound, n/1e3, s/1e3, s/n)
+}
+
+func medianOf(b *testing.B, r result) float64 {
+	var med, p90 float64
+	if _, err := fmt.Sscanf(r.stdout, "median=%g p90=%g", &med, &p90); err != nil || r.status != 0 {
+		b.Fatalf("connbench: %q (status %d, %s)", r.stdout, r.status, r.stderr)
+	}
+	return med
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,229 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStartFailuresExit125: what stops the sandbox before the program runs
+// exits 125 with one line on stderr that says what and where, and the
+// program never runs.
+func TestStartFailuresExit125(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	touch := []string{"sh", "-c", "touch " + marker}
+	badPolicy := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:70000\n")
+	cases := []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"bad policy", append([]string{sandboxBin, "run", "--net", "host", "--policy", badPolicy, "--"}, touch...), badPolicy + ":4:"},
+		{"missing policy", append([]string{sandboxBin, "run", "--policy", "/nonexistent/p.yaml", "--"}, touch...), "/nonexistent/p.yaml"},
+		{"missing program", []string{sandboxBin, "run", "--", "/nonexistent/prog"}, "/nonexistent/prog"},
+		{"program not executable", []string{sandboxBin, "run", "--", "/etc/hostname"}, "/etc/hostname"},
+		{"no program", []string{sandboxBin, "run"}, "no program"},
+		{"unknown flag", append([]string{sandboxBin, "run", "--bogus", "--"}, touch...), "bogus"},
+		{"unknown net mode", append([]string{sandboxBin, "run", "--net", "wifi", "--"}, touch...), "wifi"},
+		{"net sandbox not yet", append([]string{sandboxBin, "run", "--net", "sandbox", "--"}, touch...), "not implemented yet"},
+		{"unwritable log", append([]string{sandboxBin, "run", "--log", "/nonexistent/dir/log", "--"}, touch...), "/nonexistent/dir/log"},
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(garbage, []byte("\x7fELF-not-really\x00\x01"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		name string
+		argv []string
+		want string
+	}{"exec format error", []string{sandboxBin, "run", "--", garbage}, "exec format error"})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCmd(t, 30*time.Second, c.argv...)
+			if r.status != 125 {
+				t.Errorf("exit status %d, want 125 (stderr %q)", r.status, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "sandbox: ") || !strings.Contains(lines[0], c.want) {
+				t.Errorf("stderr %q: want one line starting \"sandbox: \" that names %q", r.stderr, c.want)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the program ran")
+			}
+		})
+	}
+}
+
+// TestExitStatusAndStreams: the program's exit status, 128+N for a signal,
+// and its stdin, stdout, stderr, arguments, environment and working
+// directory pass through unchanged.
+func TestExitStatusAndStreams(t *testing.T) {
+	if r := runCmd(t, 30*time.Second, sandboxed("", "sh", "-c", "exit 3")...); r.status != 3 {
+		t.Errorf("exit 3: got status %d", r.status)
+	}
+	if r := runCmd(t, 30*time.Second, sandboxed("", "sh", "-c", "kill -TERM $$")...); r.status != 128+int(syscall.SIGTERM) {
+		t.Errorf("killed by SIGTERM: got status %d, want %d", r.status, 128+int(syscall.SIGTERM))
+	}
+
+	dir := t.TempDir()
+	cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", `cat; echo "args:$#:$1:$2"; echo "env:$SANDBOX_TEST_VAR"; echo "cwd:$(pwd)"; echo err >&2`, "sh", "a b", "c")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SANDBOX_TEST_VAR=v=1")
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run: %v (%s)", err, errb.String())
+	}
+	want := fmt.Sprintf("from stdin\nargs:2:a b:c\nenv:v=1\ncwd:%s\n", dir)
+	if out.String() != want || errb.String() != "err\n" {
+		t.Errorf("stdout %q stderr %q; want %q and %q", out.String(), errb.String(), want, "err\n")
+	}
+}
+
+// TestNoDescriptorLeaks: the program holds stdin, stdout and stderr and
+// nothing else — not the listener, not the supervisor's sockets, not a
+// descriptor the sandbox itself inherited.
+func TestNoDescriptorLeaks(t *testing.T) {
+	f, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", "ls /proc/$$/fd")
+	cmd.ExtraFiles = []*os.File{f} // fd 3 in the sandbox, not close-on-exec
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if got := strings.Fields(string(out)); strings.Join(got, " ") != "0 1 2" {
+		t.Errorf("the program holds fds %v, want only 0 1 2", got)
+	}
+}
+
+// TestSignalsReachProgram: SIGTERM, SIGINT, SIGHUP and SIGUSR1 sent to the
+// sandbox reach the program, which handles them.
+func TestSignalsReachProgram(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ready := filepath.Join(t.TempDir(), "ready")
+			script := fmt.Sprintf(`trap 'echo got; exit 7' %d; touch %s; while :; do sleep 0.05; done`, int(sig), ready)
+			cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", script)
+			var out strings.Builder
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the program never started")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("the program did not react to the signal")
+			}
+			if cmd.ProcessState.ExitCode() != 7 || out.String() != "got\n" {
+				t.Errorf("status %d output %q, want 7 and \"got\"", cmd.ProcessState.ExitCode(), out.String())
+			}
+		})
+	}
+}
+
+// TestOtherABIsKilled: a connect made through the x32 ABI, which a filter
+// matching only native numbers would miss, kills the program.
+func TestOtherABIsKilled(t *testing.T) {
+	x32 := buildC(t, "progs/x32.c")
+	native := runCmd(t, 10*time.Second, x32)
+	if native.status != 0 {
+		t.Fatalf("natively x32 exited %d", native.status)
+	}
+	r := runCmd(t, 10*time.Second, sandboxed("", x32)...)
+	if r.status != 128+int(syscall.SIGSYS) {
+		t.Errorf("under the sandbox x32 exited %d with %q, want death by SIGSYS (%d); natively it printed %q",
+			r.status, r.stdout, 128+int(syscall.SIGSYS), native.stdout)
+	}
+}
+
+// TestAuditLog: --log writes one JSON object per decision with the fields
+// DESIGN.md promises, and the deciding rule's file:line.
+func TestAuditLog(t *testing.T) {
+	dial := buildC(t, "progs/dial.c")
+	allowed := newCounter(t, "tcp4", "127.0.0.1:0")
+	denied := newCounter(t, "tcp4", "127.0.0.1:0")
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n  - deny: tcp 127.0.0.1:%d\n    errno: ECONNREFUSED\n", allowed.port(), denied.port()))
+	logFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	script := fmt.Sprintf("%s block tcp 127.0.0.1 %d 1; %s block tcp 127.0.0.1 %d 1", dial, allowed.port(), dial, denied.port())
+	r := runCmd(t, 30*time.Second, sandboxBin, "run", "--policy", pol, "--log", logFile, "--", "sh", "-c", script)
+	if r.status != 0 {
+		t.Fatalf("status %d: %s", r.status, r.stderr)
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("audit line %q is not JSON: %v", line, err)
+		}
+		recs = append(recs, m)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d audit records, want 2:\n%s", len(recs), data)
+	}
+	want := []map[string]any{
+		{"syscall": "connect", "proto": "tcp", "dest": fmt.Sprintf("127.0.0.1:%d", allowed.port()), "verdict": "allow", "rule": pol + ":4", "exe": dial},
+		{"syscall": "connect", "proto": "tcp", "dest": fmt.Sprintf("127.0.0.1:%d", denied.port()), "verdict": "deny", "rule": pol + ":5", "errno": "ECONNREFUSED", "exe": dial},
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if recs[i][k] != v {
+				t.Errorf("record %d: %s = %v, want %v", i, k, recs[i][k], v)
+			}
+		}
+		for _, k := range []string{"time", "pid", "fd", "took_us"} {
+			if _, ok := recs[i][k]; !ok {
+				t.Errorf("record %d has no %q", i, k)
+			}
+		}
+	}
+}
+
+// TestCheck: `sandbox check` prints one line per rule for a good policy and
+// every mistake with file:line:col for a bad one.
+func TestCheck(t *testing.T) {
+	good := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:8080\n  - deny: udp *:53\n    errno: ECONNREFUSED\n")
+	r := runCmd(t, 10*time.Second, sandboxBin, "check", good)
+	if r.status != 0 || strings.Count(r.stdout, "\n") != 3 || !strings.Contains(r.stdout, good+":4: ") || !strings.Contains(r.stdout, good+":5: ") {
+		t.Errorf("check of a good policy: status %d, stdout %q", r.status, r.stdout)
+	}
+	bad := writePolicy(t, "version: 1\ndefault: maybe\nrules:\n  - allow: tcp 127.0.0.1:8080\n    errno: EACCES\n  - alow: tcp 1.2.3.4\n")
+	r = runCmd(t, 10*time.Second, sandboxBin, "check", bad)
+	if r.status != 1 {
+		t.Errorf("check of a bad policy exited %d, want 1", r.status)
+	}
+	for _, want := range []string{bad + ":2:", bad + ":5:", bad + ":6:"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("check output %q does not point at %s", r.stderr, want)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// inNetns runs argv in a network namespace of its own with only lo up, so
+// the conformance cases that name 198.18.0.0/15 meet an empty routing table:
+// nothing they do can leave the machine, with the sandbox or without.
+func inNetns(argv ...string) []string {
+	return append([]string{"unshare", "--net", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, argv...)
+}
+
+// conformanceLines runs the connect(2) conformance program and returns its
+// "case: result" lines by case.
+func conformanceLines(t *testing.T, argv ...string) (map[string]string, []string) {
+	t.Helper()
+	r := runCmd(t, 2*time.Minute, inNetns(argv...)...)
+	if r.status != 0 {
+		t.Fatalf("%q exited %d\nstdout:\n%s\nstderr:\n%s", argv, r.status, r.stdout, r.stderr)
+	}
+	byCase := map[string]string{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
+		name, res, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("malformed line %q", line)
+		}
+		byCase[name] = res
+		order = append(order, name)
+	}
+	return byCase, order
+}
+
+// TestConnectConformance runs every connect(2) case natively and under the
+// sandbox with an allow-all policy: the outputs must be identical line by
+// line — same errno, same order of checks, same state quirks.
+func TestConnectConformance(t *testing.T) {
+	requireRoot(t)
+	prog := buildC(t, "conformance/connect.c")
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
+	native, order := conformanceLines(t, prog)
+	if len(order) < 40 {
+		t.Fatalf("only %d cases ran natively; the program lost its cases", len(order))
+	}
+	sandbox, sorder := conformanceLines(t, sandboxed(allowAll, prog)...)
+	if strings.Join(order, ",") != strings.Join(sorder, ",") {
+		t.Fatalf("the sandboxed run printed other cases:\nnative:  %v\nsandbox: %v", order, sorder)
+	}
+	for _, name := range order {
+		if native[name] != sandbox[name] {
+			t.Errorf("%s: native %q, sandbox %q", name, native[name], sandbox[name])
+		}
+	}
+}
+
+// TestConnectConformanceDenied runs the cases under a deny-everything
+// policy whose errno (EHOSTDOWN) no case produces natively: a call Linux
+// rejects before it names a destination (bad fd, bad length, bad pointer,
+// not a socket, a family the socket cannot use, a path that does not
+// resolve) keeps its native errno; every connect that would have reached a
+// destination gets EHOSTDOWN instead.
+func TestConnectConformanceDenied(t *testing.T) {
+	requireRoot(t)
+	prog := buildC(t, "conformance/connect.c")
+	denyAll := writePolicy(t, "version: 1\ndefault: deny\nerrno: EHOSTDOWN\n")
+	native, order := conformanceLines(t, prog)
+	denied, _ := conformanceLines(t, sandboxed(denyAll, prog)...)
+	kept := map[string]bool{"EBADF": true, "ENOTSOCK": true, "EFAULT": true, "EAFNOSUPPORT": true, "ENOENT": true, "ENOTDIR": true}
+	var changed int
+	for _, name := range order {
+		n, d := native[name], denied[name]
+		if strings.Contains(n, "EHOSTDOWN") {
+			t.Fatalf("%s: EHOSTDOWN natively; pick another errno for this test", name)
+		}
+		switch {
+		case kept[n]:
+			if d != n {
+				t.Errorf("%s: native %s is Linux's own check, yet under deny-all it became %q", name, n, d)
+			}
+		case d != n:
+			if !strings.Contains(d, "EHOSTDOWN") {
+				t.Errorf("%s: native %q, deny-all %q: a changed result must be the policy's errno", name, n, d)
+			}
+			changed++
+		}
+	}
+	if changed < 10 {
+		t.Errorf("deny-all changed only %d cases: the policy is not being applied", changed)
+	}
+}
