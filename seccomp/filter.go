@@ -3,10 +3,13 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"unsafe"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // minAPI is the libseccomp API level that supports user notification (ActNotify,
@@ -36,9 +39,6 @@ func Install(notify []string) (listener int, err error) {
 	if err := filter.SetBadArchAction(libseccomp.ActKillProcess); err != nil {
 		return -1, fmt.Errorf("set seccomp bad-arch action: %w", err)
 	}
-	if err := filter.SetNoNewPrivsBit(true); err != nil {
-		return -1, fmt.Errorf("set no_new_privs: %w", err)
-	}
 	for _, name := range notify {
 		nr, err := libseccomp.GetSyscallFromName(name)
 		if err != nil {
@@ -48,17 +48,64 @@ func Install(notify []string) (listener int, err error) {
 			return -1, fmt.Errorf("seccomp: trap %s: %w", name, err)
 		}
 	}
-	if err := filter.Load(); err != nil {
-		return -1, fmt.Errorf("load seccomp filter: %w", err)
-	}
-	fd, err := filter.GetNotifFd()
+	prog, err := exportBPF(filter)
 	if err != nil {
-		return -1, fmt.Errorf("get seccomp listener fd: %w", err)
+		return -1, err
 	}
-	return int(fd), nil
+	return load(prog)
 }
 
-// ErrUnsupported reports a kernel or libseccomp that lacks a feature the
+// exportBPF compiles the filter to classic BPF.
+func exportBPF(filter *libseccomp.ScmpFilter) ([]unix.SockFilter, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	defer r.Close()
+	// A filter of a few rules is far below the pipe's 64 KiB, so the
+	// export cannot block on a full pipe.
+	err = filter.ExportBPF(w)
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	const insn = int(unsafe.Sizeof(unix.SockFilter{}))
+	if len(raw) == 0 || len(raw)%insn != 0 {
+		return nil, fmt.Errorf("export seccomp filter: %d bytes is not a BPF program", len(raw))
+	}
+	prog := make([]unix.SockFilter, len(raw)/insn)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(raw)), raw)
+	return prog, nil
+}
+
+// load installs prog with the raw seccomp(2) call, because the flag that
+// matters most here is one libseccomp 2.5 cannot set:
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19). Without it a signal
+// can interrupt a trapped call after the supervisor has answered it — the
+// kernel then drops the answer and the call restarts, so an allowed connect
+// the supervisor already made would run twice (EISCONN, EALREADY). With it,
+// once the supervisor has received a call only a fatal signal interrupts
+// it; the supervisor itself passes on other signals that arrive during a
+// call that blocks (see sentry).
+func load(prog []unix.SockFilter) (int, error) {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("set no_new_privs: %w", err)
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+	fd, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
+	if e == unix.EINVAL {
+		return -1, fmt.Errorf("%w: this kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19), without which trapped calls cannot be answered reliably", ErrUnsupported)
+	}
+	if e != 0 {
+		return -1, fmt.Errorf("load seccomp filter: %w", e)
+	}
+	return int(fd), nil
+}// ErrUnsupported reports a kernel or libseccomp that lacks a feature the
 // sandbox needs; its text names the feature.
 var ErrUnsupported = errors.New("unsupported")
 

@@ -78,8 +78,11 @@ func (a *AuditLog) Err() error {
 }
 
 func errnoName(e unix.Errno) string {
-	if e == 0 {
+	switch e {
+	case 0:
 		return ""
+	case errRestartSys:
+		return "ERESTARTSYS"
 	}
 	if n := unix.ErrnoName(e); n != "" {
 		return n

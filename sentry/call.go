@@ -28,7 +28,11 @@ type call struct {
 
 	opMu    sync.Mutex
 	opTid   int  // thread running the supervisor's own call for it; 0 when none
-	aborted bool // the monitor interrupted that call: the caller had gone
+	aborted bool // the monitor interrupted that call…
+	// …because a signal for the caller arrived (else: the caller had
+	// gone), and the call must be answered ERESTARTSYS.
+	forSignal  bool
+	sharedSeen bool // a process-wide signal was pending at the last look
 }
 
 // handle answers one notification. It runs on the receiver goroutine; the
@@ -153,29 +157,18 @@ func (c *call) respond(val int64, errno unix.Errno) bool {
 
 // perform makes the call for the child with op, which must use only the
 // supervisor's copies of the child's arguments, and answers with its result.
-func (c *call) perform(sock int, op func() unix.Errno) {
-	c.performDirty(sock, false, op, nil)
+func (c *call) perform(op func() unix.Errno) {
+	c.performDirty(false, op, nil)
 }
 
 // performDirty is perform for an op that may change its thread's identity
 // (dirty: the thread is discarded afterwards); after, if set, runs once op
 // has returned, before the answer, to complete the audit record.
-func (c *call) performDirty(sock int, dirty bool, op func() unix.Errno, after func(unix.Errno)) {
-	key, err := socketKey(sock)
-	if err != nil {
-		c.failClosed(err)
-		return
-	}
-	gone := func() bool { return !c.stillWaiting() }
-	result, unheard, ok := c.s.sockets.acquire(key, gone)
-	if !ok {
-		return
-	}
-	if unheard {
-		c.rec.Reason = "result of this socket's earlier call, which a signal kept from the program"
-		c.s.sockets.release(key, result, c.respond(0, result))
-		return
-	}
+//
+// The caller waits killably (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so an
+// answer sent is an answer heard, unless the caller was killed: the call is
+// made exactly once, as the program's own would be.
+func (c *call) performDirty(dirty bool, op func() unix.Errno, after func(unix.Errno)) {
 	var errno unix.Errno
 	var aborted bool
 	if dirty {
@@ -193,12 +186,20 @@ func (c *call) performDirty(sock int, dirty bool, op func() unix.Errno, after fu
 	if after != nil {
 		after(errno)
 	}
-	if aborted {
-		// The call was interrupted as the program's own would have
-		// been; nothing happened that it needs to hear of.
-		c.rec.Reason = "interrupted: the program stopped waiting"
-		c.s.sockets.release(key, 0, true)
+	if !aborted {
+		c.respond(0, errno)
 		return
 	}
-	c.s.sockets.release(key, errno, c.respond(0, errno))
+	// The call was interrupted as the program's own would have been: for
+	// a signal, the kernel now restarts it or fails it with EINTR as the
+	// handler asks; for a caller that has gone, no one is left to tell.
+	c.opMu.Lock()
+	forSignal := c.forSignal
+	c.opMu.Unlock()
+	if forSignal {
+		c.rec.Reason = "interrupted by a signal: restarted or EINTR, as the handler asks"
+		c.respond(0, errRestartSys)
+	} else {
+		c.rec.Reason = "interrupted: the program stopped waiting"
+	}
 }

@@ -139,7 +139,7 @@ func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) 
 		c.deny(sock, si, addr, dec)
 		return
 	}
-	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
 // effectiveAddr is where the kernel really sends a connect to a: the
@@ -180,7 +180,7 @@ func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) 
 		c.deny(sock, si, addr, dec)
 		return
 	}
-	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
 // connectUnixPath resolves path as the child, decides on the file it really
@@ -225,7 +225,7 @@ func (c *call) connectUnixPath(sock int, si sockInfo, addr []byte, path string) 
 		}
 		return connectFd(sock, target)
 	}
-	c.performDirty(sock, dirty, op, func(errno unix.Errno) {
+	c.performDirty(dirty, op, func(errno unix.Errno) {
 		switch {
 		case failure != nil:
 			c.rec.Verdict = policy.Deny.String()
@@ -264,5 +264,5 @@ func (c *call) pass(sock int, addr []byte, d dest) {
 	if d.kind == destUnspec {
 		c.rec.Dest = "AF_UNSPEC"
 	}
-	c.perform(sock, func() unix.Errno { return rawConnect(sock, addr) })
+	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }

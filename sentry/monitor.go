@@ -99,10 +99,34 @@ func (m *monitor) check(c *call) {
 	if c.opTid == 0 {
 		return
 	}
-	if c.aborted || !c.stillWaiting() {
-		c.aborted = true
+	if !c.aborted {
+		switch {
+		case !c.stillWaiting():
+			c.aborted = true
+		case c.signalPending():
+			// The caller waits killably (it cannot be interrupted
+			// while the supervisor holds its call), so the
+			// supervisor interrupts its own call in its place and
+			// answers ERESTARTSYS.
+			c.aborted, c.forSignal = true, true
+		}
+	}
+	if c.aborted {
 		// Signal on every tick until the op returns: a signal that
 		// lands before the syscall is entered interrupts nothing.
 		_ = unix.Tgkill(c.s.pid, c.opTid, interruptSignal)
 	}
+}
+
+// signalPending reports whether the blocked caller has a signal pending
+// that would have interrupted its own blocking call.
+func (c *call) signalPending() bool {
+	st, ok := taskSignals(c.n.Pid)
+	if !ok {
+		return false
+	}
+	shared := st.sharedPending&^st.blocked&st.caught != 0
+	again := shared && c.sharedSeen
+	c.sharedSeen = shared
+	return st.wouldInterrupt(again)
 }

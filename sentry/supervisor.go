@@ -43,7 +43,6 @@ type Supervisor struct {
 	audit    *AuditLog
 	listener *seccomp.Listener
 	creds    creds
-	sockets  *socketTable
 	monitor  *monitor
 	tasks    *taskCache
 	pid      int
@@ -141,7 +140,6 @@ func Run(cfg Config) (int, error) {
 		audit:    cfg.Audit,
 		listener: listener,
 		creds:    self,
-		sockets:  newSocketTable(),
 		tasks:    newTaskCache(),
 		pid:      os.Getpid(),
 	}
