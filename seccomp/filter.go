@@ -105,7 +105,7 @@ func load(prog []unix.SockFilter) (int, error) {
 		return -1, fmt.Errorf("load seccomp filter: %w", e)
 	}
 	return int(fd), nil
-}// ErrUnsupported reports a kernel or libseccomp that lacks a feature the
+} // ErrUnsupported reports a kernel or libseccomp that lacks a feature the
 // sandbox needs; its text names the feature.
 var ErrUnsupported = errors.New("unsupported")
 
