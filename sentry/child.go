@@ -114,7 +114,17 @@ func (t *task) getfd(fd int) (int, error) {
 	if fd < 0 {
 		return -1, unix.EBADF
 	}
-	return unix.PidfdGetfd(t.pidfd, fd, 0)
+	dup, err := unix.PidfdGetfd(t.pidfd, fd, 0) // flags must be 0; the new fd is close-on-exec
+	if err != nil {
+		return -1, err
+	}
+	// pidfd_getfd hands over O_PATH files too, which the kernel's fdget
+	// refuses for every socket call.
+	if fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0); err != nil || fl&unix.O_PATH != 0 {
+		unix.Close(dup)
+		return -1, unix.EBADF
+	}
+	return dup, nil
 }
 
 // read copies n bytes at addr out of the task's memory, or fails with EFAULT

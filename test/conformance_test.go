@@ -6,11 +6,16 @@ import (
 	"time"
 )
 
-// inNetns runs argv in a network namespace of its own with only lo up, so
-// the conformance cases that name 198.18.0.0/15 meet an empty routing table:
-// nothing they do can leave the machine, with the sandbox or without.
+// netnsSetup makes the conformance program's network: lo, and a veth pair
+// whose both ends stay in the namespace, carrying only a route for the
+// limited broadcast address (so a UDP connect to it meets EACCES rather
+// than ENETUNREACH). 198.18.0.1 has no route at all. Nothing the cases do
+// can leave the machine, with the sandbox or without.
+const netnsSetup = `ip link set lo up && ip link add v0 type veth peer name v1 && ip link set v0 up && ip route add 255.255.255.255/32 dev v0 && exec "$@"`
+
+// inNetns runs argv in a network namespace of its own (see netnsSetup).
 func inNetns(argv ...string) []string {
-	return append([]string{"unshare", "--net", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, argv...)
+	return append([]string{"unshare", "--net", "sh", "-c", netnsSetup, "sh"}, argv...)
 }
 
 // conformanceLines runs the connect(2) conformance program and returns its
