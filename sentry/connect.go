@@ -94,9 +94,10 @@ func sysConnect(c *call) {
 	}
 }
 
-// sockInfo is what the kernel says of a socket.
+// sockInfo is what the kernel says of a socket: its family and protocol
+// (every call needs them) — the type is read only when a denial needs it.
 type sockInfo struct {
-	family, typ, proto int
+	family, proto int
 }
 
 func socketInfo(sock int) (sockInfo, error) {
@@ -104,9 +105,6 @@ func socketInfo(sock int) (sockInfo, error) {
 	var err error
 	if si.family, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
 		return si, fmt.Errorf("SO_DOMAIN: %w", err)
-	}
-	if si.typ, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
-		return si, fmt.Errorf("SO_TYPE: %w", err)
 	}
 	if si.proto, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil {
 		return si, fmt.Errorf("SO_PROTOCOL: %w", err)
@@ -242,13 +240,14 @@ func (c *call) connectUnixPath(sock int, si sockInfo, addr []byte, path string) 
 // errno Linux gives it, so that a deny policy changes no error the program
 // would have seen anyway.
 func (c *call) deny(sock int, si sockInfo, addr []byte, dec policy.Decision) {
+	typ, _ := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
 	v6only := false
 	if si.family == unix.AF_INET6 {
 		if v, err := unix.GetsockoptInt(sock, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err == nil {
 			v6only = v != 0
 		}
 	}
-	if e := familyErrno(si.family, si.typ, v6only, addr); e != 0 {
+	if e := familyErrno(si.family, typ, v6only, addr); e != 0 {
 		c.rec.Reason = "malformed for this socket: " + errnoName(e)
 		c.respond(0, e)
 		return
