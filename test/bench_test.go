@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -27,6 +28,39 @@ func BenchmarkConnectLatency(b *testing.B) {
 	b.ReportMetric(s, "sandbox-ns/connect")
 	b.ReportMetric(s/n, "ratio")
 	b.Logf("connect+close on loopback, median of %d rounds × %d: native %.1f µs, sandbox %.1f µs, ratio %.2f×", rounds, perRound, n/1e3, s/1e3, s/n)
+}
+
+// BenchmarkDeniedConnectLatency measures what a denied connect costs the
+// program — the supervisor's whole round trip, no connect made — against a
+// native connect that a closed loopback port refuses, in the same run.
+func BenchmarkDeniedConnectLatency(b *testing.B) {
+	prog := buildC(b, "progs/denybench.c")
+	pol := writePolicy(b, "version: 1\ndefault: deny\n")
+	port := fmt.Sprint(closedPort(b))
+	const rounds, perRound = 7, 5000
+	var native, sandbox []float64
+	for range b.N {
+		for range rounds {
+			native = append(native, medianOf(b, runCmd(b, 2*time.Minute, prog, port, fmt.Sprint(perRound))))
+			sandbox = append(sandbox, medianOf(b, runCmd(b, 2*time.Minute, sandboxed(pol, prog, port, fmt.Sprint(perRound))...)))
+		}
+	}
+	n, s := median(native), median(sandbox)
+	b.ReportMetric(n, "refused-ns/connect")
+	b.ReportMetric(s, "denied-ns/connect")
+	b.ReportMetric(s/n, "ratio")
+	b.Logf("native connect refused by a closed port %.1f µs; denied by the policy %.1f µs; ratio %.2f×", n/1e3, s/1e3, s/n)
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(b *testing.B) int {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
 }
 
 func medianOf(b *testing.B, r result) float64 {

@@ -323,6 +323,22 @@ CASE(ealready_syn_dropped) {
 	close(fd);
 }
 
+/* A blocking connect whose SO_SNDTIMEO runs out gives up with EINPROGRESS. */
+CASE(sndtimeo_expires) {
+	int lfd, port = listen4(0, &lfd);
+	struct sockaddr_in sa = in4("127.0.0.1", port);
+	for (int i = 0; i < 2; i++) {
+		int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(f, (void *)&sa, sizeof sa);
+	}
+	usleep(50000);
+	int fd = tcp4();
+	struct timeval tv = {.tv_usec = 100000};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
+	close(fd);
+}
+
 /* --- refused, unreachable, not found --------------------------------------- */
 CASE(econnrefused_tcp4) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", closedPort(AF_INET)); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
 CASE(econnrefused_tcp6) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", closedPort(AF_INET6)); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
@@ -499,7 +515,7 @@ static const struct {
     C(eafnosupport_udp6_v6only_given_inet),
     C(tcp4_ok), C(tcp4_sin_zero_garbage), C(tcp4_any_is_loopback), C(tcp6_ok), C(tcp6_any_is_loopback),
     C(tcp6_v4mapped), C(udp4_ok), C(udp6_ok), C(udp_unspec_disconnects), C(tcp_unspec_unconnected),
-    C(eisconn), C(eisconn_beats_bad_family), C(nonblocking_sequence), C(ealready_syn_dropped),
+    C(eisconn), C(eisconn_beats_bad_family), C(nonblocking_sequence), C(ealready_syn_dropped), C(sndtimeo_expires),
     C(econnrefused_tcp4), C(econnrefused_tcp6), C(econnrefused_port0), C(enetunreach_no_route),
     C(enetunreach_tcp6_multicast), C(enetunreach_v6only_mapped), C(eacces_udp_broadcast),
     C(eaddrnotavail_same_4tuple),
