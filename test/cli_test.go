@@ -227,3 +227,31 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsUnprivileged: --net host needs no privilege: run by nobody, the
+// sandbox still traps and decides every connect.
+func TestRunsUnprivileged(t *testing.T) {
+	requireRoot(t) // to become nobody
+	dial := buildC(t, "progs/dial.c")
+	allowed := newCounter(t, "tcp4", "127.0.0.1:0")
+	denied := newCounter(t, "tcp4", "127.0.0.1:0")
+	pol := filepath.Join(workDir, "unprivileged.yaml")
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", allowed.port())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	for _, tc := range []struct {
+		port int
+		want string
+	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
+		argv := append(append(nobody, sandboxBin, "run", "--policy", pol, "--"), dial, "block", "tcp", "127.0.0.1", fmt.Sprint(tc.port), "2")
+		r := runCmd(t, 30*time.Second, argv...)
+		if strings.TrimSpace(r.stdout) != tc.want || r.status != 0 {
+			t.Errorf("as nobody, port %d: %q (status %d, stderr %q), want %q", tc.port, r.stdout, r.status, r.stderr, tc.want)
+		}
+	}
+	settle()
+	if n := denied.accepted.Load(); n != 0 {
+		t.Errorf("the denied listener accepted %d connections", n)
+	}
+}

@@ -39,6 +39,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Open to all, so a test can run the sandbox as an unprivileged user.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	workDir = dir
 	sandboxBin = filepath.Join(dir, "sandbox")
 	build := exec.Command("go", "build", "-o", sandboxBin, "../cmd/sandbox")
