@@ -133,7 +133,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		if errors.As(err, &se) {
 			return fail(stderr, "%s", oneLine(err))
 		}
+		// The program ran, but its status is lost: say so, and do not
+		// pass off a made-up status as the program's.
 		fmt.Fprintf(stderr, "sandbox: %s\n", oneLine(err))
+		status = exitSandbox
 	}
 	if err := audit.Err(); err != nil {
 		fmt.Fprintf(stderr, "sandbox: %v: the audit log is incomplete\n", err)

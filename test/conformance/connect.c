@@ -131,6 +131,20 @@ static socklen_t abstractListener(const char *name, struct sockaddr_un *su) {
 
 static int tcp4(void) { return socket(AF_INET, SOCK_STREAM, 0); }
 
+/* v6only returns an AF_INET6 socket that refuses IPv4. */
+static int v6only(int type) {
+	int fd = socket(AF_INET6, type, 0), one = 1;
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	return fd;
+}
+
+/* once connects fd, closes it and says how the connect ended. */
+static const char *once(int fd, const void *addr, socklen_t len) {
+	const char *r = res(connect(fd, addr, len));
+	close(fd);
+	return r;
+}
+
 #define CASE(name) static void case_##name(char *out)
 #define PUT(...) sprintf(out, __VA_ARGS__)
 
@@ -145,8 +159,7 @@ CASE(ebadf_closed) {
 CASE(ebadf_opath) {
 	int fd = open("/", O_PATH);
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
 CASE(ebadf_before_efault) { PUT("%s", res(connect(1000, NULL, 16))); }
 
@@ -162,29 +175,25 @@ CASE(enotsock_pipe) {
 CASE(enotsock_file) {
 	int fd = open("/dev/null", O_RDONLY);
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
 CASE(efault_before_enotsock) {
 	int fd = open("/dev/null", O_RDONLY);
-	PUT("%s", res(connect(fd, NULL, 16)));
-	close(fd);
+	PUT("%s", once(fd, NULL, 16));
 }
 CASE(einval_len_before_enotsock) {
 	int fd = open("/dev/null", O_RDONLY);
 	char buf[256] = {0};
-	PUT("%s", res(connect(fd, (void *)buf, 200)));
-	close(fd);
+	PUT("%s", once(fd, (void *)buf, 200));
 }
 
 /* --- EFAULT ------------------------------------------------------------ */
-CASE(efault_null) { int fd = tcp4(); PUT("%s", res(connect(fd, NULL, 16))); close(fd); }
+CASE(efault_null) { int fd = tcp4(); PUT("%s", once(fd, NULL, 16)); }
 CASE(efault_unmapped) {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	munmap(p, 4096);
 	int fd = tcp4();
-	PUT("%s", res(connect(fd, p, 16)));
-	close(fd);
+	PUT("%s", once(fd, p, 16));
 }
 CASE(efault_straddles_protnone) {
 	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -192,81 +201,74 @@ CASE(efault_straddles_protnone) {
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
 	memcpy(p + 4096 - 8, &sa, 8);
 	int fd = tcp4();
-	PUT("%s", res(connect(fd, (void *)(p + 4096 - 8), 16)));
-	close(fd);
+	PUT("%s", once(fd, (void *)(p + 4096 - 8), 16));
 	munmap(p, 8192);
 }
-CASE(len0_null_pointer_is_not_read) { int fd = tcp4(); PUT("%s", res(connect(fd, NULL, 0))); close(fd); }
+CASE(len0_null_pointer_is_not_read) { int fd = tcp4(); PUT("%s", once(fd, NULL, 0)); }
 
 /* --- EINVAL: lengths ---------------------------------------------------- */
-CASE(einval_len_minus1) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, (socklen_t)-1))); close(fd); }
-CASE(einval_len_129) { int fd = tcp4(); char buf[256] = {0}; PUT("%s", res(connect(fd, (void *)buf, 129))); close(fd); }
+CASE(einval_len_minus1) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, (socklen_t)-1)); }
+CASE(einval_len_129) { int fd = tcp4(); char buf[256] = {0}; PUT("%s", once(fd, (void *)buf, 129)); }
 CASE(inet_len_128) {
 	int port = listen4(16, NULL);
 	char buf[128] = {0};
 	struct sockaddr_in sa = in4("127.0.0.1", port);
 	memcpy(buf, &sa, sizeof sa);
 	int fd = tcp4();
-	PUT("%s", res(connect(fd, (void *)buf, 128)));
-	close(fd);
+	PUT("%s", once(fd, (void *)buf, 128));
 }
-CASE(einval_tcp_len0) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, 0))); close(fd); }
-CASE(einval_tcp_len1) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, 1))); close(fd); }
-CASE(einval_udp_len0) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, 0))); close(fd); }
-CASE(einval_unix_len0) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_un su = unixAddr("x"); PUT("%s", res(connect(fd, (void *)&su, 0))); close(fd); }
-CASE(einval_inet_len15) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, 15))); close(fd); }
-CASE(einval_udp_len15) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, 15))); close(fd); }
-CASE(einval_inet6_len23) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", res(connect(fd, (void *)&sa, 23))); close(fd); }
+CASE(einval_tcp_len0) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, 0)); }
+CASE(einval_tcp_len1) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, 1)); }
+CASE(einval_udp_len0) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, 0)); }
+CASE(einval_unix_len0) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_un su = unixAddr("x"); PUT("%s", once(fd, (void *)&su, 0)); }
+CASE(einval_inet_len15) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, 15)); }
+CASE(einval_udp_len15) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, 15)); }
+CASE(einval_inet6_len23) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", once(fd, (void *)&sa, 23)); }
 CASE(inet6_len24_rfc2133) {
 	int port = listen6();
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
 	struct sockaddr_in6 sa = in6("::1", port);
-	PUT("%s", res(connect(fd, (void *)&sa, 24)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, 24));
 }
-CASE(einval_unix_len2) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_un su = unixAddr("x"); PUT("%s", res(connect(fd, (void *)&su, 2))); close(fd); }
-CASE(einval_unix_len111) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); char buf[128] = {0}; buf[0] = AF_UNIX; buf[2] = '/'; PUT("%s", res(connect(fd, (void *)buf, 111))); close(fd); }
-CASE(einval_unix_given_inet) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(einval_linklocal_no_scope) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("fe80::1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(einval_unix_len2) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_un su = unixAddr("x"); PUT("%s", once(fd, (void *)&su, 2)); }
+CASE(einval_unix_len111) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); char buf[128] = {0}; buf[0] = AF_UNIX; buf[2] = '/'; PUT("%s", once(fd, (void *)buf, 111)); }
+CASE(einval_unix_given_inet) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(einval_linklocal_no_scope) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("fe80::1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 
 /* --- EAFNOSUPPORT -------------------------------------------------------- */
-CASE(eafnosupport_inet_given_inet6) { int fd = tcp4(); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(eafnosupport_inet_given_unix) { int fd = tcp4(); char buf[16] = {0}; buf[0] = AF_UNIX; buf[2] = '/'; PUT("%s", res(connect(fd, (void *)buf, 16))); close(fd); }
-CASE(eafnosupport_udp_given_inet6) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(eafnosupport_inet_given_inet6) { int fd = tcp4(); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(eafnosupport_inet_given_unix) { int fd = tcp4(); char buf[16] = {0}; buf[0] = AF_UNIX; buf[2] = '/'; PUT("%s", once(fd, (void *)buf, 16)); }
+CASE(eafnosupport_udp_given_inet6) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(eafnosupport_tcp6_given_inet_len28) {
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
 	char buf[28] = {0};
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
 	memcpy(buf, &sa, sizeof sa);
-	PUT("%s", res(connect(fd, (void *)buf, 28)));
-	close(fd);
+	PUT("%s", once(fd, (void *)buf, 28));
 }
-CASE(einval_tcp6_given_inet_len16) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(udp6_given_inet) { int fd = socket(AF_INET6, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(einval_tcp6_given_inet_len16) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(udp6_given_inet) { int fd = socket(AF_INET6, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(eafnosupport_udp6_v6only_given_inet) {
-	int fd = socket(AF_INET6, SOCK_DGRAM, 0), one = 1;
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	int fd = v6only(SOCK_DGRAM);
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
 
 /* --- connects that succeed ------------------------------------------------ */
-CASE(tcp4_ok) { int port = listen4(16, NULL); int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", port); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(tcp4_ok) { int port = listen4(16, NULL); int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", port); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(tcp4_sin_zero_garbage) {
 	int port = listen4(16, NULL);
 	struct sockaddr_in sa = in4("127.0.0.1", port);
 	memset(sa.sin_zero, 0xAB, sizeof sa.sin_zero);
 	int fd = tcp4();
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
-CASE(tcp4_any_is_loopback) { int port = listen4(16, NULL); int fd = tcp4(); struct sockaddr_in sa = in4("0.0.0.0", port); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(tcp6_ok) { int port = listen6(); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", port); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(tcp6_any_is_loopback) { int port = listen6(); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::", port); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(tcp6_v4mapped) { int port = listen4(16, NULL); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::ffff:127.0.0.1", port); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(udp4_ok) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(udp6_ok) { int fd = socket(AF_INET6, SOCK_DGRAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(tcp4_any_is_loopback) { int port = listen4(16, NULL); int fd = tcp4(); struct sockaddr_in sa = in4("0.0.0.0", port); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(tcp6_ok) { int port = listen6(); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", port); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(tcp6_any_is_loopback) { int port = listen6(); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::", port); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(tcp6_v4mapped) { int port = listen4(16, NULL); int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::ffff:127.0.0.1", port); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(udp4_ok) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("127.0.0.1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(udp6_ok) { int fd = socket(AF_INET6, SOCK_DGRAM, 0); struct sockaddr_in6 sa = in6("::1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(udp_unspec_disconnects) {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
@@ -278,7 +280,7 @@ CASE(udp_unspec_disconnects) {
 	PUT("%s,%s,getpeername=%s", a, b, res(getpeername(fd, (void *)&peer, &len)));
 	close(fd);
 }
-CASE(tcp_unspec_unconnected) { int fd = tcp4(); struct sockaddr unspec = {.sa_family = AF_UNSPEC}; PUT("%s", res(connect(fd, &unspec, sizeof unspec))); close(fd); }
+CASE(tcp_unspec_unconnected) { int fd = tcp4(); struct sockaddr unspec = {.sa_family = AF_UNSPEC}; PUT("%s", once(fd, &unspec, sizeof unspec)); }
 
 /* --- state ----------------------------------------------------------------- */
 CASE(eisconn) {
@@ -309,14 +311,19 @@ CASE(nonblocking_sequence) {
 	PUT("%s,%s,%s", a, b, res(connect(fd, (void *)&sa, sizeof sa)));
 	close(fd);
 }
-CASE(ealready_syn_dropped) {
-	int lfd, port = listen4(0, &lfd);
-	struct sockaddr_in sa = in4("127.0.0.1", port);
+/* fullListener4 returns the address of a loopback listener whose accept
+   queue is full, so that it drops new SYNs and a connect to it hangs. */
+static struct sockaddr_in fullListener4(void) {
+	struct sockaddr_in sa = in4("127.0.0.1", listen4(0, NULL));
 	for (int i = 0; i < 2; i++) {
 		int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		connect(f, (void *)&sa, sizeof sa);
 	}
-	usleep(50000); /* the accept queue is full now: new SYNs are dropped */
+	usleep(50000); /* let both handshakes land in the queue */
+	return sa;
+}
+CASE(ealready_syn_dropped) {
+	struct sockaddr_in sa = fullListener4();
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	const char *a = res(connect(fd, (void *)&sa, sizeof sa));
 	PUT("%s,%s", a, res(connect(fd, (void *)&sa, sizeof sa)));
@@ -325,34 +332,25 @@ CASE(ealready_syn_dropped) {
 
 /* A blocking connect whose SO_SNDTIMEO runs out gives up with EINPROGRESS. */
 CASE(sndtimeo_expires) {
-	int lfd, port = listen4(0, &lfd);
-	struct sockaddr_in sa = in4("127.0.0.1", port);
-	for (int i = 0; i < 2; i++) {
-		int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		connect(f, (void *)&sa, sizeof sa);
-	}
-	usleep(50000);
+	struct sockaddr_in sa = fullListener4();
 	int fd = tcp4();
 	struct timeval tv = {.tv_usec = 100000};
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
 
 /* --- refused, unreachable, not found --------------------------------------- */
-CASE(econnrefused_tcp4) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", closedPort(AF_INET)); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(econnrefused_tcp6) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", closedPort(AF_INET6)); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(econnrefused_port0) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 0); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(enetunreach_no_route) { int fd = tcp4(); struct sockaddr_in sa = in4("198.18.0.1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
-CASE(enetunreach_tcp6_multicast) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("ff02::1", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(econnrefused_tcp4) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", closedPort(AF_INET)); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(econnrefused_tcp6) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("::1", closedPort(AF_INET6)); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(econnrefused_port0) { int fd = tcp4(); struct sockaddr_in sa = in4("127.0.0.1", 0); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(enetunreach_no_route) { int fd = tcp4(); struct sockaddr_in sa = in4("198.18.0.1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
+CASE(enetunreach_tcp6_multicast) { int fd = socket(AF_INET6, SOCK_STREAM, 0); struct sockaddr_in6 sa = in6("ff02::1", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(enetunreach_v6only_mapped) {
-	int fd = socket(AF_INET6, SOCK_STREAM, 0), one = 1;
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	int fd = v6only(SOCK_STREAM);
 	struct sockaddr_in6 sa = in6("::ffff:127.0.0.1", 9);
-	PUT("%s", res(connect(fd, (void *)&sa, sizeof sa)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&sa, sizeof sa));
 }
-CASE(eacces_udp_broadcast) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("255.255.255.255", 9); PUT("%s", res(connect(fd, (void *)&sa, sizeof sa))); close(fd); }
+CASE(eacces_udp_broadcast) { int fd = socket(AF_INET, SOCK_DGRAM, 0); struct sockaddr_in sa = in4("255.255.255.255", 9); PUT("%s", once(fd, (void *)&sa, sizeof sa)); }
 CASE(eaddrnotavail_same_4tuple) {
 	int port = listen4(16, NULL);
 	struct sockaddr_in local = in4("127.0.0.1", closedPort(AF_INET)), sa = in4("127.0.0.1", port);
@@ -368,14 +366,13 @@ CASE(eaddrnotavail_same_4tuple) {
 }
 
 /* --- unix -------------------------------------------------------------------- */
-CASE(unix_stream_ok) { struct sockaddr_un su = unixListener(SOCK_STREAM, "s", 16, NULL); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", res(connect(fd, (void *)&su, sizeof su))); close(fd); }
+CASE(unix_stream_ok) { struct sockaddr_un su = unixListener(SOCK_STREAM, "s", 16, NULL); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", once(fd, (void *)&su, sizeof su)); }
 CASE(unix_exact_length) {
 	struct sockaddr_un su = unixListener(SOCK_STREAM, "s", 16, NULL);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&su, offsetof(struct sockaddr_un, sun_path) + strlen(su.sun_path))));
-	close(fd);
+	PUT("%s", once(fd, (void *)&su, offsetof(struct sockaddr_un, sun_path) + strlen(su.sun_path)));
 }
-CASE(unix_dgram_ok) { struct sockaddr_un su = unixListener(SOCK_DGRAM, "d", 0, NULL); int fd = socket(AF_UNIX, SOCK_DGRAM, 0); PUT("%s", res(connect(fd, (void *)&su, sizeof su))); close(fd); }
+CASE(unix_dgram_ok) { struct sockaddr_un su = unixListener(SOCK_DGRAM, "d", 0, NULL); int fd = socket(AF_UNIX, SOCK_DGRAM, 0); PUT("%s", once(fd, (void *)&su, sizeof su)); }
 CASE(unix_dgram_unspec) {
 	struct sockaddr_un su = unixListener(SOCK_DGRAM, "d", 0, NULL);
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -392,8 +389,7 @@ CASE(unix_relative_path) {
 	struct sockaddr_un rel = {.sun_family = AF_UNIX};
 	strcpy(rel.sun_path, strrchr(su.sun_path, '/') + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&rel, sizeof rel)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&rel, sizeof rel));
 	if (chdir(cwd))
 		die("chdir back");
 }
@@ -403,18 +399,16 @@ CASE(unix_symlink) {
 	if (symlink(su.sun_path, link.sun_path))
 		die("symlink");
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&link, sizeof link)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&link, sizeof link));
 }
-CASE(unix_abstract_ok) { struct sockaddr_un su; socklen_t len = abstractListener("conf", &su); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", res(connect(fd, (void *)&su, len))); close(fd); }
+CASE(unix_abstract_ok) { struct sockaddr_un su; socklen_t len = abstractListener("conf", &su); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", once(fd, (void *)&su, len)); }
 CASE(unix_abstract_missing) {
 	struct sockaddr_un su = {.sun_family = AF_UNIX};
 	snprintf(su.sun_path + 1, sizeof su.sun_path - 1, "conformance-missing-%d", (int)getpid());
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&su, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(su.sun_path + 1))));
-	close(fd);
+	PUT("%s", once(fd, (void *)&su, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(su.sun_path + 1)));
 }
-CASE(enoent_unix_missing) { struct sockaddr_un su = unixAddr("missing"); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", res(connect(fd, (void *)&su, sizeof su))); close(fd); }
+CASE(enoent_unix_missing) { struct sockaddr_un su = unixAddr("missing"); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", once(fd, (void *)&su, sizeof su)); }
 CASE(enotdir_unix_through_file) {
 	struct sockaddr_un f = unixAddr("file");
 	close(open(f.sun_path, O_CREAT | O_WRONLY, 0600));
@@ -424,8 +418,7 @@ CASE(enotdir_unix_through_file) {
 	memcpy(su.sun_path, f.sun_path, strlen(f.sun_path));
 	strcat(su.sun_path, "/sock");
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&su, sizeof su)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&su, sizeof su));
 }
 CASE(econnrefused_unix_not_listening) {
 	struct sockaddr_un su = unixAddr("bound");
@@ -440,11 +433,10 @@ CASE(econnrefused_unix_regular_file) {
 	struct sockaddr_un su = unixAddr("regular");
 	close(open(su.sun_path, O_CREAT | O_WRONLY, 0600));
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	PUT("%s", res(connect(fd, (void *)&su, sizeof su)));
-	close(fd);
+	PUT("%s", once(fd, (void *)&su, sizeof su));
 }
-CASE(eprototype_stream_to_dgram) { struct sockaddr_un su = unixListener(SOCK_DGRAM, "d", 0, NULL); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", res(connect(fd, (void *)&su, sizeof su))); close(fd); }
-CASE(eprototype_dgram_to_stream) { struct sockaddr_un su = unixListener(SOCK_STREAM, "s", 16, NULL); int fd = socket(AF_UNIX, SOCK_DGRAM, 0); PUT("%s", res(connect(fd, (void *)&su, sizeof su))); close(fd); }
+CASE(eprototype_stream_to_dgram) { struct sockaddr_un su = unixListener(SOCK_DGRAM, "d", 0, NULL); int fd = socket(AF_UNIX, SOCK_STREAM, 0); PUT("%s", once(fd, (void *)&su, sizeof su)); }
+CASE(eprototype_dgram_to_stream) { struct sockaddr_un su = unixListener(SOCK_STREAM, "s", 16, NULL); int fd = socket(AF_UNIX, SOCK_DGRAM, 0); PUT("%s", once(fd, (void *)&su, sizeof su)); }
 CASE(eagain_unix_backlog_full) {
 	struct sockaddr_un su = unixListener(SOCK_STREAM, "full", 0, NULL);
 	const char *first = "ok";

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "latency.h"
+
 static int listener;
 
 static void *acceptor(void *arg) {
@@ -25,17 +27,6 @@ static void *acceptor(void *arg) {
 			return NULL;
 		close(c);
 	}
-}
-
-static int cmp(const void *a, const void *b) {
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return (x > y) - (x < y);
-}
-
-static long long now(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -54,16 +45,15 @@ int main(int argc, char **argv) {
 	pthread_create(&t, NULL, acceptor, NULL);
 	long long *d = malloc(sizeof *d * count);
 	for (int i = 0; i < count; i++) {
-		long long t0 = now();
+		long long t0 = now_ns();
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 			perror("connect");
 			return 1;
 		}
 		close(fd);
-		d[i] = now() - t0;
+		d[i] = now_ns() - t0;
 	}
-	qsort(d, count, sizeof *d, cmp);
-	printf("median=%lld p90=%lld\n", d[count / 2], d[count * 9 / 10]);
+	report(d, count);
 	return 0;
 }

@@ -15,16 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int cmp(const void *a, const void *b) {
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return (x > y) - (x < y);
-}
-
-static long long now(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "latency.h"
 
 int main(int argc, char **argv) {
 	if (argc != 3) {
@@ -38,14 +29,13 @@ int main(int argc, char **argv) {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	long long *d = malloc(sizeof *d * count);
 	for (int i = 0; i < count; i++) {
-		long long t0 = now();
+		long long t0 = now_ns();
 		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
 			fprintf(stderr, "denybench: connect succeeded: something listens on port %s\n", argv[1]);
 			return 1;
 		}
-		d[i] = now() - t0;
+		d[i] = now_ns() - t0;
 	}
-	qsort(d, count, sizeof *d, cmp);
-	printf("median=%lld p90=%lld\n", d[count / 2], d[count * 9 / 10]);
+	report(d, count);
 	return 0;
 }
