@@ -89,7 +89,7 @@ func (c *call) finish() {
 	}
 	c.rec.TookUS = float64(time.Since(c.start).Nanoseconds()) / 1e3
 	if !c.replied && c.rec.Reason == "" {
-		c.rec.Reason = "the program stopped waiting (interrupted by a signal, or exited)"
+		c.rec.Reason = "no answer reached the program: it was killed while the call was trapped"
 	}
 	c.s.audit.write(&c.rec)
 }
@@ -142,17 +142,13 @@ func (c *call) decided(d policy.Decision) {
 	c.rec.Verdict = d.Verdict.String()
 	if d.Rule != nil {
 		c.rec.Rule = d.Rule.Pos.Short()
-	} else {
-		c.rec.Rule = ""
 	}
 }
 
-// respond answers the caller; it reports whether the caller heard it.
-func (c *call) respond(val int64, errno unix.Errno) bool {
+// respond answers the caller.
+func (c *call) respond(val int64, errno unix.Errno) {
 	c.rec.Errno = errnoName(errno)
-	err := c.s.listener.Respond(c.n.ID, val, errno)
-	c.replied = err == nil
-	return c.replied
+	c.replied = c.s.listener.Respond(c.n.ID, val, errno) == nil
 }
 
 // perform makes the call for the child with op, which must use only the
