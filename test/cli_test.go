@@ -255,3 +255,13 @@ func TestRunsUnprivileged(t *testing.T) {
 		t.Errorf("the denied listener accepted %d connections", n)
 	}
 }
+
+// TestHostnameRulesWarnInHostMode: a rule naming a host is accepted, but in
+// --net host it matches nothing, and the sandbox says so before it runs.
+func TestHostnameRulesWarnInHostMode(t *testing.T) {
+	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp example.com:443\n")
+	r := runCmd(t, 30*time.Second, sandboxed(pol, "true")...)
+	if r.status != 0 || !strings.Contains(r.stderr, pol+":4:12:") || !strings.Contains(r.stderr, "matches nothing in --net host") {
+		t.Errorf("status %d, stderr %q: want a warning naming %s:4:12", r.status, r.stderr, pol)
+	}
+}

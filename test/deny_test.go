@@ -112,3 +112,18 @@ func TestRaceCannotSwapAddress(t *testing.T) {
 		t.Errorf("allowed listener accepted %d, the program saw %d succeed", got, ok)
 	}
 }
+
+// TestBlockedConnectHoldsUpNoOther: while one thread's connect hangs
+// (trapped, then blocked in the supervisor), the program's other connects
+// are served as quickly as natively.
+func TestBlockedConnectHoldsUpNoOther(t *testing.T) {
+	prog := buildC(t, "progs/concurrent.c")
+	want := "quick: ok=20 in time\nhung: EINPROGRESS\n"
+	if native := runCmd(t, 30*time.Second, prog, "20"); native.stdout != want {
+		t.Fatalf("natively: %q, want %q", native.stdout, want)
+	}
+	r := runCmd(t, 30*time.Second, sandboxed("", prog, "20")...)
+	if r.stdout != want || r.status != 0 {
+		t.Errorf("under the sandbox: %q (status %d, stderr %q), want %q", r.stdout, r.status, r.stderr, want)
+	}
+}
