@@ -65,6 +65,9 @@ func Run(cfg Config) (int, error) {
 	if err := installInterrupt(); err != nil {
 		return start(err)
 	}
+	if err := becomeSubreaper(); err != nil {
+		return start(fmt.Errorf("become the subreaper of the program's processes: %w", err))
+	}
 	self, err := selfCreds()
 	if err != nil {
 		return start(err)
@@ -160,6 +163,7 @@ func Run(cfg Config) (int, error) {
 		case sig := <-sigs:
 			forward(cmd.Process, sig)
 		case res := <-exited:
+			killOrphans(5 * time.Second)
 			return exitStatus(res)
 		}
 	}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,5 +49,28 @@ func TestSupervisorDeathKillsProgram(t *testing.T) {
 			t.Fatalf("program %d still runs 5 s after the supervisor was killed", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLeftoversDieWithProgram: processes the program leaves behind — a
+// background job, a daemon that escaped into its own session — do not
+// outlive the sandbox unsupervised: when the program exits they are killed.
+func TestLeftoversDieWithProgram(t *testing.T) {
+	dir := t.TempDir()
+	script := fmt.Sprintf(`sleep 60 & echo $! > %[1]s/bg; setsid sh -c 'echo $$ > %[1]s/daemon; exec sleep 60' & sleep 0.2; exit 4`, dir)
+	r := runCmd(t, 30*time.Second, sandboxed("", "sh", "-c", script)...)
+	if r.status != 4 {
+		t.Fatalf("status %d (stderr %q), want the program's 4", r.status, r.stderr)
+	}
+	for _, name := range []string{"bg", "daemon"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s never started: %v", name, err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("the %s process %d outlived the sandbox", name, pid)
+		}
 	}
 }
