@@ -3,7 +3,6 @@ package sentry
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,85 +57,45 @@ func (e *StartError) Unwrap() error { return e.Err }
 // Run runs the program under the policy and returns its exit status (128+N
 // when signal N killed it). A *StartError means the program never ran.
 func Run(cfg Config) (int, error) {
-	start := func(err error) (int, error) { return 0, &StartError{Err: err} }
+	fail := func(err error) (int, error) { return 0, &StartError{Err: err} }
 	if err := seccomp.CheckSupport(); err != nil {
-		return start(err)
+		return fail(err)
 	}
 	if err := installInterrupt(); err != nil {
-		return start(err)
+		return fail(err)
 	}
 	if err := becomeSubreaper(); err != nil {
-		return start(fmt.Errorf("become the subreaper of the program's processes: %w", err))
+		return fail(fmt.Errorf("become the subreaper of the program's processes: %w", err))
 	}
 	self, err := selfCreds()
 	if err != nil {
-		return start(err)
+		return fail(err)
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return start(fmt.Errorf("socketpair: %w", err))
-	}
-	parentEnd := pair[0]
-	childEnd := os.NewFile(uintptr(pair[1]), "sandbox-init")
-	defer unix.Close(parentEnd)
-
-	exe := cfg.Self
-	if exe == "" {
-		exe = "/proc/self/exe"
-	}
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       append([]string{os.Args[0], InitArg, cfg.Path}, cfg.Argv...),
-		Env:        cfg.Env,
-		Stdin:      cfg.Stdin,
-		Stdout:     cfg.Stdout,
-		Stderr:     cfg.Stderr,
-		ExtraFiles: []*os.File{childEnd}, // fd 3 in the child
-		// Fail closed: if the supervisor dies the program dies too.
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	}
-
 	// Signals that arrive from now on are queued and passed on once the
 	// program runs.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
-	// Pdeathsig fires when the *thread* that forked the child exits, so
-	// the fork and the wait happen on one locked thread that lives as
-	// long as the child.
-	started := make(chan error, 1)
-	exited := make(chan waitResult, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		err := cmd.Wait()
-		exited <- waitResult{cmd.ProcessState, err}
-	}()
-	err = <-started
-	childEnd.Close()
+	p, err := startInit(cfg)
 	if err != nil {
-		return start(fmt.Errorf("start the init step: %w", err))
+		return fail(err)
 	}
-
-	lfd, err := seccomp.RecvFd(parentEnd)
+	defer unix.Close(p.status)
+	lfd, err := seccomp.RecvFd(p.status)
 	if err != nil {
-		status := <-exited
-		if msg := initError(parentEnd); msg != "" {
-			return start(errors.New(msg))
+		res := <-p.exited
+		if msg := readAll(p.status); msg != "" {
+			return fail(errors.New(msg))
 		}
-		return start(fmt.Errorf("%w (init step ended: %v)", err, status.state))
+		return fail(fmt.Errorf("%w (init step ended: %v)", err, res.state))
 	}
 	listener, err := seccomp.NewListener(lfd, trapped())
 	if err != nil {
 		unix.Close(lfd)
-		cmd.Process.Kill()
-		<-exited
-		return start(err)
+		p.cmd.Process.Kill()
+		<-p.exited
+		return fail(err)
 	}
 	s := &Supervisor{
 		policy:   cfg.Policy,
@@ -151,22 +110,79 @@ func Run(cfg Config) (int, error) {
 	defer s.listener.Close()
 	go s.receive()
 
-	// The init step closes its end when exec succeeds (close-on-exec) or
-	// writes why exec failed.
-	if msg := initError(parentEnd); msg != "" {
-		<-exited
-		return start(errors.New(msg))
+	// The init step's end of the status socket closes when exec succeeds
+	// (close-on-exec); otherwise it says why exec failed.
+	if msg := readAll(p.status); msg != "" {
+		<-p.exited
+		return fail(errors.New(msg))
 	}
-
 	for {
 		select {
 		case sig := <-sigs:
-			forward(cmd.Process, sig)
-		case res := <-exited:
+			forward(p.cmd.Process, sig)
+		case res := <-p.exited:
 			killOrphans(5 * time.Second)
 			return exitStatus(res)
 		}
 	}
+}
+
+// initProcess is the re-executed sandbox binary on its way to becoming the
+// program.
+type initProcess struct {
+	cmd    *exec.Cmd
+	status int             // the supervisor's end of the status socket
+	exited chan waitResult // receives once the process (the program, by then) exits
+}
+
+// startInit re-executes the sandbox as the init step (InitMain), which
+// installs the filter, sends the listener over the status socket and execs
+// the program.
+func startInit(cfg Config) (*initProcess, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	childEnd := os.NewFile(uintptr(pair[1]), "sandbox-init")
+	defer childEnd.Close()
+	exe := cfg.Self
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	p := &initProcess{
+		cmd: &exec.Cmd{
+			Path:       exe,
+			Args:       append([]string{os.Args[0], InitArg, cfg.Path}, cfg.Argv...),
+			Env:        cfg.Env,
+			Stdin:      cfg.Stdin,
+			Stdout:     cfg.Stdout,
+			Stderr:     cfg.Stderr,
+			ExtraFiles: []*os.File{childEnd}, // initStatusFd in the child
+			// Fail closed: if the supervisor dies the program dies too.
+			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		},
+		status: pair[0],
+		exited: make(chan waitResult, 1),
+	}
+	// Pdeathsig fires when the *thread* that forked the child exits, so
+	// the fork and the wait happen on one locked thread that lives as
+	// long as the child.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		err := p.cmd.Wait()
+		p.exited <- waitResult{p.cmd.ProcessState, err}
+	}()
+	if err := <-started; err != nil {
+		unix.Close(p.status)
+		return nil, fmt.Errorf("start the init step: %w", err)
+	}
+	return p, nil
 }
 
 type waitResult struct {
@@ -185,19 +201,23 @@ func exitStatus(res waitResult) (int, error) {
 	return ws.ExitStatus(), nil
 }
 
-// initError reads what the init step reported before exec; "" when exec
-// succeeded.
-func initError(fd int) string {
-	msg, _ := io.ReadAll(os.NewFile(uintptr(dupCloexec(fd)), "sandbox-init-status"))
-	return string(msg)
-}
-
-func dupCloexec(fd int) int {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1
+// readAll reads fd to its end: what the init step wrote before it exec'd
+// or failed.
+func readAll(fd int) string {
+	var msg []byte
+	buf := make([]byte, 512)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n > 0 {
+			msg = append(msg, buf[:n]...)
+		}
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n <= 0 {
+			return string(msg)
+		}
 	}
-	return nfd
 }
 
 // receive receives trapped calls and handles each in turn, on this
