@@ -74,7 +74,7 @@ func sysConnect(c *call) {
 		c.rec.Proto = policy.Unix.String()
 		switch d.kind {
 		case destUnixPath:
-			c.connectUnixPath(sock, info, addr, d.unix)
+			c.connectUnixPath(sock, d.unix)
 		case destUnixAbstract:
 			c.connectAbstract(sock, info, addr, d.unix)
 		default:
@@ -185,7 +185,7 @@ func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) 
 // leads to, and connects to that inode. Lookup and connect run with the
 // child's credentials when they differ from the supervisor's, so that
 // directory search and socket write permissions are the child's.
-func (c *call) connectUnixPath(sock int, si sockInfo, addr []byte, path string) {
+func (c *call) connectUnixPath(sock int, path string) {
 	c.rec.Dest = path
 	childCreds, err := taskCreds(c.task.tid)
 	if err != nil {
