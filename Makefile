@@ -6,9 +6,14 @@ BIN     := bin/sandbox
 # package-level parallelism low and bound every run in time.
 TESTFLAGS ?= -count=1 -timeout 15m
 
-.PHONY: build run test lint unit integration fuzz bench clean
+.PHONY: deps build run test lint unit integration fuzz bench clean
 
-build:
+# The Debian packages the build and the tests need, installed if missing
+# (as root; otherwise it says what to install).
+deps:
+	@bash .ci/deps
+
+build: deps
 	$(GO) build -o $(BIN) ./cmd/sandbox
 
 # A short demo under the embedded default policy (loopback and unix sockets
@@ -17,7 +22,7 @@ build:
 run: build
 	unshare --map-root-user --net sh -c 'ip link set lo up && exec $(BIN) run --log - -- sh examples/demo.sh'
 
-test: lint unit integration fuzz
+test: deps lint unit integration fuzz
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: needs formatting:"; echo "$$out"; exit 1; fi
@@ -38,7 +43,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSockaddr$$' -fuzztime $(FUZZTIME) ./sentry
 
-bench:
+bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./test/...
 	$(GO) test -run '^$$' -bench . -count 1 ./policy/...
 
