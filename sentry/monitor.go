@@ -8,10 +8,10 @@ import (
 )
 
 // monitorTick is how often the monitor looks at the calls in flight. It
-// bounds two delays: how long one slow call can hold up the program's other
-// trapped calls before another receiver takes over (1–2 ticks), and how long
-// a call the supervisor makes for a caller that has gone away runs on
-// before it is interrupted. One goroutine ticking while calls are in flight
+// bounds three delays (1–2 ticks each): how long one slow call can hold up
+// the program's other trapped calls before another receiver takes over,
+// how soon a signal for a caller whose connect blocks is passed on, and how
+// long a call made for a caller that has gone away runs on. One goroutine ticking while calls are in flight
 // replaces a timer per call, which would wake Go's netpoller on every
 // connect.
 const monitorTick = time.Millisecond
