@@ -53,7 +53,11 @@ func (s *Supervisor) handle(c *call) {
 	if !c.attach(false) {
 		return
 	}
-	defer func() { s.tasks.put(c.task) }()
+	defer func() {
+		if c.task != nil {
+			s.tasks.put(c.task)
+		}
+	}()
 	if s.audit != nil {
 		// Now, while the caller waits: once answered it may exit.
 		c.rec.Exe = executable(n.Pid)
@@ -61,13 +65,16 @@ func (s *Supervisor) handle(c *call) {
 	h(c)
 }
 
-// attach finds the caller's task. A pidfd opened by thread id now is proven
-// to be the caller's only by the notification still pending afterwards.
+// attach finds the caller's task, holding a reference to it in c.task (nil
+// when it fails). A pidfd opened by thread id now is proven to be the
+// caller's only by the notification still pending afterwards. With reopen,
+// the task c holds is stale (its thread exited) and is dropped first.
 func (c *call) attach(reopen bool) bool {
 	if reopen {
 		c.s.tasks.forget(c.task)
 		c.s.tasks.put(c.task)
 	}
+	c.task = nil
 	t, fresh, err := c.s.tasks.get(c.n.Pid)
 	if err != nil {
 		if c.stillWaiting() {
@@ -75,11 +82,11 @@ func (c *call) attach(reopen bool) bool {
 		}
 		return false
 	}
-	c.task = t
 	if fresh && !c.stillWaiting() {
 		c.s.tasks.put(t)
 		return false
 	}
+	c.task = t
 	return true
 }
 
