@@ -213,3 +213,25 @@ func (c *counter) close() {
 
 // settle gives in-flight accepts a moment to land before a count is read.
 func settle() { time.Sleep(100 * time.Millisecond); runtime.Gosched() }
+
+// allowOne makes an allowed and a denied loopback listener and a policy
+// file that allows the first and nothing else (default deny, EACCES).
+func allowOne(t testing.TB) (allowed, denied *counter, policyFile string) {
+	t.Helper()
+	allowed = newCounter(t, "tcp4", "127.0.0.1:0")
+	denied = newCounter(t, "tcp4", "127.0.0.1:0")
+	policyFile = writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", allowed.port()))
+	return allowed, denied, policyFile
+}
+
+// expectNothingReached fails the test if a denied listener accepted any
+// connection: the proof, on the listener's side, that a denial held.
+func expectNothingReached(t testing.TB, denied ...*counter) {
+	t.Helper()
+	settle()
+	for _, c := range denied {
+		if n := c.accepted.Load(); n != 0 {
+			t.Errorf("denied listener %v accepted %d connections; it must receive nothing", c.ln.Addr(), n)
+		}
+	}
+}
