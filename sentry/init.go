@@ -14,17 +14,20 @@ import (
 const initStatusFd = 3
 
 // InitMain is the child's side of Run, in the re-executed sandbox binary:
-// os.Args is [argv0, InitArg, path, argv...]. Go cannot run code between fork
+// os.Args is [argv0, InitArg, netmode, path, argv...]. Go cannot run code between fork
 // and exec, so the filter is installed here, in a fresh process, which then
 // execs the program. It never returns.
 func InitMain() {
 	// The filter binds the thread that loads it, and exec keeps only the
 	// calling thread: both must be this one.
 	runtime.LockOSThread()
-	if len(os.Args) < 4 || os.Args[1] != InitArg {
+	if len(os.Args) < 5 || os.Args[1] != InitArg {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
-	path, argv := os.Args[2], os.Args[3:]
+	mode, path, argv := NetMode(os.Args[2]), os.Args[3], os.Args[4:]
+	if err := setUpNetwork(mode); err != nil {
+		initFail(err)
+	}
 	listener, err := seccomp.Install(trapped())
 	if err != nil {
 		initFail(err)
@@ -47,6 +50,8 @@ func InitMain() {
 }
 
 func initFail(err error) {
-	unix.Write(initStatusFd, []byte(err.Error()))
+	// A NUL first: if the listener was not sent yet, the supervisor's
+	// receive of it takes this byte, not the message's first.
+	unix.Write(initStatusFd, append([]byte{0}, err.Error()...))
 	os.Exit(125)
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ const InitArg = "__sandbox_init"
 type Config struct {
 	Policy *policy.Policy
 	Audit  *AuditLog // nil: no audit log
+	Net    NetMode   // NetHost when empty
 
 	Path string   // the program's resolved executable
 	Argv []string // its arguments, Argv[0] included
@@ -149,10 +151,14 @@ func startInit(cfg Config) (*initProcess, error) {
 	if exe == "" {
 		exe = "/proc/self/exe"
 	}
+	mode := cfg.Net
+	if mode == "" {
+		mode = NetHost
+	}
 	p := &initProcess{
 		cmd: &exec.Cmd{
 			Path:       exe,
-			Args:       append([]string{os.Args[0], InitArg, cfg.Path}, cfg.Argv...),
+			Args:       append([]string{os.Args[0], InitArg, string(mode), cfg.Path}, cfg.Argv...),
 			Env:        cfg.Env,
 			Stdin:      cfg.Stdin,
 			Stdout:     cfg.Stdout,
@@ -164,6 +170,7 @@ func startInit(cfg Config) (*initProcess, error) {
 		status: pair[0],
 		exited: make(chan waitResult, 1),
 	}
+	namespaceAttrs(mode, p.cmd.SysProcAttr)
 	// Pdeathsig fires when the *thread* that forked the child exits, so
 	// the fork and the wait happen on one locked thread that lives as
 	// long as the child.
@@ -180,6 +187,9 @@ func startInit(cfg Config) (*initProcess, error) {
 	}()
 	if err := <-started; err != nil {
 		unix.Close(p.status)
+		if mode == NetNone {
+			return nil, fmt.Errorf("create the program's network namespace (--net none needs root or unprivileged user namespaces): %w", err)
+		}
 		return nil, fmt.Errorf("start the init step: %w", err)
 	}
 	return p, nil
@@ -202,7 +212,7 @@ func exitStatus(res waitResult) (int, error) {
 }
 
 // readAll reads fd to its end: what the init step wrote before it exec'd
-// or failed.
+// or failed (without the NUL initFail puts first).
 func readAll(fd int) string {
 	var msg []byte
 	buf := make([]byte, 512)
@@ -215,7 +225,7 @@ func readAll(fd int) string {
 			continue
 		}
 		if n <= 0 {
-			return string(msg)
+			return strings.TrimLeft(string(msg), "\x00")
 		}
 	}
 }

@@ -19,11 +19,12 @@ func TestStartFailuresExit125(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	touch := []string{"sh", "-c", "touch " + marker}
 	badPolicy := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:70000\n")
-	cases := []struct {
+	type startCase struct {
 		name string
 		argv []string
-		want string
-	}{
+		want string // in the one line on stderr
+	}
+	cases := []startCase{
 		{"bad policy", append([]string{sandboxBin, "run", "--net", "host", "--policy", badPolicy, "--"}, touch...), badPolicy + ":4:"},
 		{"missing policy", append([]string{sandboxBin, "run", "--policy", "/nonexistent/p.yaml", "--"}, touch...), "/nonexistent/p.yaml"},
 		{"missing program", []string{sandboxBin, "run", "--", "/nonexistent/prog"}, "/nonexistent/prog"},
@@ -38,11 +39,9 @@ func TestStartFailuresExit125(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("\x7fELF-not-really\x00\x01"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cases = append(cases, struct {
-		name string
-		argv []string
-		want string
-	}{"exec format error", []string{sandboxBin, "run", "--", garbage}, "exec format error"})
+	cases = append(cases,
+		startCase{"exec format error", []string{sandboxBin, "run", "--", garbage}, "exec format error"},
+		startCase{"exec format error in --net none", []string{sandboxBin, "run", "--net", "none", "--", garbage}, "cannot run " + garbage + ": exec format error"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCmd(t, 30*time.Second, c.argv...)

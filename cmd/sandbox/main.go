@@ -31,6 +31,8 @@ const usage = `usage:
 
 run    runs PROG with every connect(2) decided by the policy (the embedded
        default, loopback and unix sockets only, when --policy is not given).
+       --net host (default) uses the host's network; --net none gives PROG
+       a network namespace with only a loopback of its own.
        The exit status is PROG's (128+N if signal N killed it); 125 means the
        sandbox itself failed and PROG did not run.
 check  validates a policy file and prints one line per rule.
@@ -71,7 +73,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
-	netMode := fs.String("net", "host", "network mode: host, sandbox or none")
+	netMode := fs.String("net", "host", "network mode: host or none (sandbox: not yet)")
 	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, "run: %v (see 'sandbox help')", err)
@@ -80,23 +82,22 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if len(prog) == 0 {
 		return fail(stderr, "run: no program given: sandbox run [flags] -- PROG [ARGS...]")
 	}
-	switch *netMode {
-	case "host":
-	case "sandbox", "none":
-		return fail(stderr, "--net %s is not implemented yet; use --net host (every connect is still decided by the policy)", *netMode)
-	default:
+	if *netMode == "sandbox" {
+		return fail(stderr, "--net sandbox is not implemented yet; use --net host or --net none (every connect is still decided by the policy)")
+	}
+	mode, err := sentry.ParseNetMode(*netMode)
+	if err != nil {
 		return fail(stderr, "--net %q: unknown network mode (want host, sandbox or none)", *netMode)
 	}
 
 	pol := policy.Default()
 	if *policyPath != "" {
-		var err error
 		if pol, err = policy.Load(*policyPath); err != nil {
 			return fail(stderr, "%s", oneLine(err))
 		}
 	}
 	for _, r := range pol.HostnameRules() {
-		fmt.Fprintf(stderr, "sandbox: warning: %s: %q names a host: it matches nothing in --net host mode (names are resolved only by the sandbox's own DNS, in --net sandbox)\n", r.Pos, r.Text)
+		fmt.Fprintf(stderr, "sandbox: warning: %s: %q names a host: it matches nothing in --net %s mode (names are resolved only by the sandbox's own DNS, in --net sandbox)\n", r.Pos, r.Text, mode)
 	}
 
 	path, err := exec.LookPath(prog[0])
@@ -121,6 +122,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	status, err := sentry.Run(sentry.Config{
 		Policy: pol,
 		Audit:  audit,
+		Net:    mode,
 		Path:   path,
 		Argv:   prog,
 		Env:    os.Environ(),

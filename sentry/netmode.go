@@ -1,0 +1,102 @@
+package sentry
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// NetMode is where the program's sockets live.
+type NetMode string
+
+// The network modes (DESIGN.md).
+const (
+	// NetHost: the host's own network; every trapped call is mediated
+	// and the data path is the kernel's.
+	NetHost NetMode = "host"
+	// NetNone: a network namespace of the program's own holding only a
+	// loopback, so every destination but its own loopback is
+	// unreachable, as in an empty namespace — and the policy still
+	// decides every connect.
+	NetNone NetMode = "none"
+)
+
+// namespaceAttrs adds to attr what the init step needs for mode: for
+// NetNone a new network namespace, in a new user namespace too when the
+// sandbox is not root (the user maps to itself, so the program keeps its
+// ids and, once it execs, no capabilities).
+func namespaceAttrs(mode NetMode, attr *syscall.SysProcAttr) {
+	if mode != NetNone {
+		return
+	}
+	attr.Cloneflags |= syscall.CLONE_NEWNET
+	if os.Geteuid() == 0 {
+		return
+	}
+	attr.Cloneflags |= syscall.CLONE_NEWUSER
+	uid, gid := os.Getuid(), os.Getgid()
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+	attr.GidMappingsEnableSetgroups = false
+	// The init step needs CAP_NET_ADMIN in its new namespace to bring lo
+	// up, but as a non-root user it would lose every capability at its
+	// exec: carry that one across as ambient, and the init step clears
+	// it before it execs the program.
+	attr.AmbientCaps = []uintptr{unix.CAP_NET_ADMIN}
+}
+
+// setUpNetwork runs in the init step, in the program's namespaces, before
+// the filter is installed: for NetNone it brings the loopback up (a new
+// namespace's lo starts down).
+func setUpNetwork(mode NetMode) error {
+	if mode != NetNone {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return dropInheritedCaps()
+}
+
+// dropInheritedCaps clears the ambient and inheritable sets, so the program
+// gets none of the capability that set its network up. (Root keeps its own
+// capabilities: it brought none across.)
+func dropInheritedCaps() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("drop ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("drop inheritable capabilities: %w", err)
+	}
+	return nil
+}
+
+// ParseNetMode reads a --net value.
+func ParseNetMode(s string) (NetMode, error) {
+	switch m := NetMode(s); m {
+	case NetHost, NetNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown network mode %q", s)
+}
