@@ -6,42 +6,43 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SendFd passes fd over the unix socket sock with SCM_RIGHTS.
-func SendFd(sock, fd int) error {
-	if err := unix.Sendmsg(sock, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
-		return fmt.Errorf("send listener fd: %w", err)
+// SendFds passes fds over the unix socket sock with SCM_RIGHTS, in one
+// message.
+func SendFds(sock int, fds ...int) error {
+	if err := unix.Sendmsg(sock, []byte{0}, unix.UnixRights(fds...), nil, 0); err != nil {
+		return fmt.Errorf("send fds: %w", err)
 	}
 	return nil
 }
 
-// RecvFd receives one fd sent with SendFd. It fails if the peer closed the
-// socket without sending one (the child died or failed before its filter was
-// loaded).
-func RecvFd(sock int) (int, error) {
+// RecvFds receives the fds of one SendFds message; want is how many it
+// must carry. It fails if the peer closed the socket without sending them
+// (the child died or failed before its filter was loaded).
+func RecvFds(sock, want int) ([]int, error) {
 	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4*want))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("receive listener fd: %w", err)
+		return nil, fmt.Errorf("receive fds: %w", err)
 	}
 	if n == 0 && oobn == 0 {
-		return -1, fmt.Errorf("receive listener fd: the child closed the socket without sending it")
+		return nil, fmt.Errorf("receive fds: the child closed the socket without sending them")
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
-		return -1, fmt.Errorf("parse listener fd message: %w", err)
+		return nil, fmt.Errorf("parse fds message: %w", err)
 	}
+	var fds []int
 	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			continue
-		}
-		for i := 1; i < len(fds); i++ {
-			unix.Close(fds[i])
-		}
-		if len(fds) > 0 {
-			return fds[0], nil
+		if got, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, got...)
 		}
 	}
-	return -1, fmt.Errorf("receive listener fd: message carried no fd")
+	if len(fds) != want {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("receive fds: got %d, want %d", len(fds), want)
+	}
+	return fds, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"sandbox/netstack"
 	"sandbox/policy"
 )
 
@@ -129,6 +130,11 @@ func ipProto(si sockInfo) policy.Proto {
 func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
 	proto := ipProto(si)
 	target := netip.AddrPortFrom(effectiveAddr(sock, ap.Addr()), ap.Port())
+	if c.s.mode == NetSandbox {
+		// The policy speaks of real destinations: the gateway is the
+		// host's loopback (netstack dials it so).
+		target = netstack.Target(target)
+	}
 	c.rec.Proto = proto.String()
 	c.rec.Dest = target.String()
 	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port()})

@@ -25,19 +25,27 @@ func InitMain() {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
 	mode, path, argv := NetMode(os.Args[2]), os.Args[3], os.Args[4:]
-	if err := setUpNetwork(mode); err != nil {
+	tun, err := setUpNetwork(mode)
+	if err != nil {
 		initFail(err)
 	}
 	listener, err := seccomp.Install(trapped())
 	if err != nil {
 		initFail(err)
 	}
-	if err := seccomp.SendFd(initStatusFd, listener); err != nil {
+	fds := []int{listener}
+	if tun >= 0 {
+		fds = append(fds, tun)
+	}
+	if err := seccomp.SendFds(initStatusFd, fds...); err != nil {
 		initFail(err)
 	}
-	// The program must never hold its own listener: it could answer its
-	// own trapped calls.
-	unix.Close(listener)
+	// The program must never hold its own listener (it could answer its
+	// own trapped calls) nor the TUN device (it could write packets past
+	// netstack's forwarders' checks… into netstack, but still).
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 	// Nothing but stdin, stdout and stderr passes to the program — not
 	// even descriptors the sandbox itself inherited (an inherited
 	// connected socket would bypass every check). The status socket

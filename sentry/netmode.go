@@ -21,6 +21,10 @@ const (
 	// unreachable, as in an empty namespace — and the policy still
 	// decides every connect.
 	NetNone NetMode = "none"
+	// NetSandbox: a network namespace whose only way out is a TUN device
+	// served by netstack, which checks every flow against the policy
+	// again at the packet level.
+	NetSandbox NetMode = "sandbox"
 )
 
 // namespaceAttrs adds to attr what the init step needs for mode: for
@@ -28,7 +32,7 @@ const (
 // sandbox is not root (the user maps to itself, so the program keeps its
 // ids and, once it execs, no capabilities).
 func namespaceAttrs(mode NetMode, attr *syscall.SysProcAttr) {
-	if mode != NetNone {
+	if mode == NetHost {
 		return
 	}
 	attr.Cloneflags |= syscall.CLONE_NEWNET
@@ -48,12 +52,30 @@ func namespaceAttrs(mode NetMode, attr *syscall.SysProcAttr) {
 }
 
 // setUpNetwork runs in the init step, in the program's namespaces, before
-// the filter is installed: for NetNone it brings the loopback up (a new
-// namespace's lo starts down).
-func setUpNetwork(mode NetMode) error {
-	if mode != NetNone {
-		return nil
+// the filter is installed: it brings the loopback up (a new namespace's lo
+// starts down) and, for NetSandbox, creates the TUN device whose fd it
+// returns (-1 otherwise).
+func setUpNetwork(mode NetMode) (tun int, err error) {
+	if mode == NetHost {
+		return -1, nil
 	}
+	if err := loUp(); err != nil {
+		return -1, err
+	}
+	tun = -1
+	if mode == NetSandbox {
+		if tun, err = createTUN(); err != nil {
+			return -1, err
+		}
+	}
+	if err := dropInheritedCaps(); err != nil {
+		return -1, err
+	}
+	return tun, nil
+}
+
+// loUp brings the loopback up.
+func loUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("bring up lo: %w", err)
@@ -70,7 +92,7 @@ func setUpNetwork(mode NetMode) error {
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring up lo: %w", err)
 	}
-	return dropInheritedCaps()
+	return nil
 }
 
 // dropInheritedCaps clears the ambient and inheritable sets, so the program
@@ -95,7 +117,7 @@ func dropInheritedCaps() error {
 // ParseNetMode reads a --net value.
 func ParseNetMode(s string) (NetMode, error) {
 	switch m := NetMode(s); m {
-	case NetHost, NetNone:
+	case NetHost, NetNone, NetSandbox:
 		return m, nil
 	}
 	return "", fmt.Errorf("unknown network mode %q", s)

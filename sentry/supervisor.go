@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"sandbox/netstack"
 	"sandbox/policy"
 	"sandbox/seccomp"
 )
@@ -46,6 +47,7 @@ type Supervisor struct {
 	creds    creds
 	monitor  *monitor
 	tasks    *taskCache
+	mode     NetMode
 	pid      int
 }
 
@@ -84,7 +86,11 @@ func Run(cfg Config) (int, error) {
 		return fail(err)
 	}
 	defer unix.Close(p.status)
-	lfd, err := seccomp.RecvFd(p.status)
+	want := 1
+	if p.mode == NetSandbox {
+		want = 2 // and the TUN device
+	}
+	fds, err := seccomp.RecvFds(p.status, want)
 	if err != nil {
 		res := <-p.exited
 		if msg := readAll(p.status); msg != "" {
@@ -92,12 +98,21 @@ func Run(cfg Config) (int, error) {
 		}
 		return fail(fmt.Errorf("%w (init step ended: %v)", err, res.state))
 	}
-	listener, err := seccomp.NewListener(lfd, trapped())
+	listener, err := seccomp.NewListener(fds[0], trapped())
 	if err != nil {
-		unix.Close(lfd)
+		unix.Close(fds[0])
 		p.cmd.Process.Kill()
 		<-p.exited
 		return fail(err)
+	}
+	if p.mode == NetSandbox {
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy})
+		if err != nil {
+			p.cmd.Process.Kill()
+			<-p.exited
+			return fail(err)
+		}
+		defer ns.Close()
 	}
 	s := &Supervisor{
 		policy:   cfg.Policy,
@@ -105,6 +120,7 @@ func Run(cfg Config) (int, error) {
 		listener: listener,
 		creds:    self,
 		tasks:    newTaskCache(),
+		mode:     p.mode,
 		pid:      os.Getpid(),
 	}
 	s.monitor = newMonitor(s.receive)
@@ -132,6 +148,7 @@ func Run(cfg Config) (int, error) {
 // initProcess is the re-executed sandbox binary on its way to becoming the
 // program.
 type initProcess struct {
+	mode   NetMode
 	cmd    *exec.Cmd
 	status int             // the supervisor's end of the status socket
 	exited chan waitResult // receives once the process (the program, by then) exits
@@ -156,6 +173,7 @@ func startInit(cfg Config) (*initProcess, error) {
 		mode = NetHost
 	}
 	p := &initProcess{
+		mode: mode,
 		cmd: &exec.Cmd{
 			Path:       exe,
 			Args:       append([]string{os.Args[0], InitArg, string(mode), cfg.Path}, cfg.Argv...),
@@ -187,8 +205,8 @@ func startInit(cfg Config) (*initProcess, error) {
 	}()
 	if err := <-started; err != nil {
 		unix.Close(p.status)
-		if mode == NetNone {
-			return nil, fmt.Errorf("create the program's network namespace (--net none needs root or unprivileged user namespaces): %w", err)
+		if mode != NetHost {
+			return nil, fmt.Errorf("create the program's network namespace (--net %s needs root or unprivileged user namespaces): %w", mode, err)
 		}
 		return nil, fmt.Errorf("start the init step: %w", err)
 	}

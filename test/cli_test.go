@@ -32,7 +32,6 @@ func TestStartFailuresExit125(t *testing.T) {
 		{"no program", []string{sandboxBin, "run"}, "no program"},
 		{"unknown flag", append([]string{sandboxBin, "run", "--bogus", "--"}, touch...), "bogus"},
 		{"unknown net mode", append([]string{sandboxBin, "run", "--net", "wifi", "--"}, touch...), "wifi"},
-		{"net sandbox not yet", append([]string{sandboxBin, "run", "--net", "sandbox", "--"}, touch...), "not implemented yet"},
 		{"unwritable log", append([]string{sandboxBin, "run", "--log", "/nonexistent/dir/log", "--"}, touch...), "/nonexistent/dir/log"},
 	}
 	garbage := filepath.Join(t.TempDir(), "garbage")

@@ -174,6 +174,11 @@ func newCounter(t testing.TB, network, addr string) *counter {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startCounter(t, ln)
+}
+
+// startCounter counts what ln accepts and receives, until the test ends.
+func startCounter(t testing.TB, ln net.Listener) *counter {
 	c := &counter{ln: ln}
 	c.wg.Add(1)
 	go func() {

@@ -32,7 +32,8 @@ const usage = `usage:
 run    runs PROG with every connect(2) decided by the policy (the embedded
        default, loopback and unix sockets only, when --policy is not given).
        --net host (default) uses the host's network; --net none gives PROG
-       a network namespace with only a loopback of its own.
+       a network namespace with only a loopback of its own; --net sandbox
+       one whose only way out is netstack, which checks every flow again.
        The exit status is PROG's (128+N if signal N killed it); 125 means the
        sandbox itself failed and PROG did not run.
 check  validates a policy file and prints one line per rule.
@@ -73,7 +74,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
-	netMode := fs.String("net", "host", "network mode: host or none (sandbox: not yet)")
+	netMode := fs.String("net", "host", "network mode: host, none or sandbox")
 	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, "run: %v (see 'sandbox help')", err)
@@ -81,9 +82,6 @@ func cmdRun(args []string, stderr io.Writer) int {
 	prog := fs.Args()
 	if len(prog) == 0 {
 		return fail(stderr, "run: no program given: sandbox run [flags] -- PROG [ARGS...]")
-	}
-	if *netMode == "sandbox" {
-		return fail(stderr, "--net sandbox is not implemented yet; use --net host or --net none (every connect is still decided by the policy)")
 	}
 	mode, err := sentry.ParseNetMode(*netMode)
 	if err != nil {

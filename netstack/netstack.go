@@ -1,0 +1,264 @@
+// Package netstack is the program's network in --net sandbox mode: a
+// gVisor userspace TCP/IP stack on the far side of the program's only
+// interface, a TUN device. Every flow that reaches it is checked against the
+// policy again — whatever path it took out of the program — and forwarded
+// by dialing the real destination from the host: the program's handshake is
+// completed only once that dial has succeeded, and reset when it fails.
+package netstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"sandbox/policy"
+)
+
+// The program's side of the link, and the gateway (netstack) on the other
+// (DESIGN.md: 100.96.0.0/24 and fd00:5a::/64, gateway .1, program .2).
+var (
+	ProgramAddr4 = netip.MustParsePrefix("100.96.0.2/24")
+	Gateway4     = netip.MustParseAddr("100.96.0.1")
+	ProgramAddr6 = netip.MustParsePrefix("fd00:5a::2/64")
+	Gateway6     = netip.MustParseAddr("fd00:5a::1")
+)
+
+// MTU of the TUN link. 1500, the Ethernet size, keeps every packet the
+// program sends the size a real network would carry.
+const MTU = 1500
+
+const nicID = 1
+
+// tcpReceiveWindow is the forwarder's receive window for a connection
+// still being set up (0: the stack's default); maxInFlight bounds the
+// handshakes being decided at once (each holds a dial), so a SYN flood from
+// the program costs bounded goroutines.
+const (
+	tcpReceiveWindow = 0
+	maxInFlight      = 1024
+)
+
+// dialTimeout bounds a dial to a destination that does not answer; the
+// program's SYN then stays unanswered, and its connect times out as on a
+// real network.
+const dialTimeout = 30 * time.Second
+
+// udpIdle is how long a UDP flow lives without traffic before its host-side
+// socket is closed.
+const udpIdle = 60 * time.Second
+
+// Config says what the stack serves.
+type Config struct {
+	TUN    int // the TUN device's fd; the Stack owns it
+	Policy *policy.Policy
+}
+
+// Stack is a running netstack.
+type Stack struct {
+	s      *stack.Stack
+	policy *policy.Policy
+	dialer net.Dialer
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start runs a stack on cfg.TUN.
+func Start(cfg Config) (*Stack, error) {
+	ep, err := fdbased.New(&fdbased.Options{FDs: []int{cfg.TUN}, MTU: MTU})
+	if err != nil {
+		return nil, fmt.Errorf("netstack: link endpoint on the TUN device: %v", err)
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+	})
+	if err := s.CreateNIC(nicID, ep); err != nil {
+		return nil, fmt.Errorf("netstack: create NIC: %v", err)
+	}
+	// The stack answers for every destination the program names, not
+	// only for addresses of its own: promiscuous to accept them, spoofing
+	// to reply as them.
+	if err := s.SetPromiscuousMode(nicID, true); err != nil {
+		return nil, fmt.Errorf("netstack: promiscuous mode: %v", err)
+	}
+	if err := s.SetSpoofing(nicID, true); err != nil {
+		return nil, fmt.Errorf("netstack: spoofing: %v", err)
+	}
+	s.SetRouteTable([]tcpip.Route{
+		{Destination: header.IPv4EmptySubnet, NIC: nicID},
+		{Destination: header.IPv6EmptySubnet, NIC: nicID},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &Stack{s: s, policy: cfg.Policy, dialer: net.Dialer{Timeout: dialTimeout}, ctx: ctx, cancel: cancel}
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, tcpReceiveWindow, maxInFlight, st.forwardTCP).HandlePacket)
+	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, st.forwardUDP).HandlePacket)
+	return st, nil
+}
+
+// Close stops the stack and every flow it forwards.
+func (st *Stack) Close() {
+	st.cancel()
+	st.s.Close()
+	st.wg.Wait()
+}
+
+// Target is where a flow to dst really goes: the gateway stands for the
+// host's own loopback, which the policy then judges as such.
+func Target(dst netip.AddrPort) netip.AddrPort {
+	switch dst.Addr() {
+	case Gateway4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), dst.Port())
+	case Gateway6:
+		return netip.AddrPortFrom(netip.IPv6Loopback(), dst.Port())
+	}
+	return dst
+}
+
+func addrPort(a tcpip.Address, port uint16) netip.AddrPort {
+	ip, _ := netip.AddrFromSlice(a.AsSlice())
+	return netip.AddrPortFrom(ip, port)
+}
+
+// allowed re-checks a flow against the policy at the packet level.
+func (st *Stack) allowed(proto policy.Proto, to netip.AddrPort) bool {
+	return st.policy.Decide(policy.Request{Proto: proto, Addr: to.Addr(), Port: to.Port()}).Verdict == policy.Allow
+}
+
+func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
+	id := r.ID()
+	to := Target(addrPort(id.LocalAddress, id.LocalPort))
+	if !st.allowed(policy.TCP, to) {
+		r.Complete(true) // RST: nothing leaves for a denied destination
+		return
+	}
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
+		if err != nil {
+			// Refused upstream: refuse the program too (RST →
+			// ECONNREFUSED). A dial that timed out leaves the SYN
+			// unanswered, so the program times out on its own.
+			r.Complete(errors.Is(err, syscall.ECONNREFUSED) || !isTimeout(err))
+			return
+		}
+		var wq waiter.Queue
+		ep, tcpErr := r.CreateEndpoint(&wq)
+		if tcpErr != nil {
+			r.Complete(true)
+			up.Close()
+			return
+		}
+		r.Complete(false)
+		down := gonet.NewTCPConn(&wq, ep)
+		splice(down, up.(*net.TCPConn))
+	}()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// halfCloser is a stream that can end one direction alone, so that a
+// program's shutdown(SHUT_WR) reaches the destination as a FIN while the
+// reply still flows back.
+type halfCloser interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// splice copies both ways until both directions have ended, passing each
+// end of stream on as a half-close.
+func splice(a, b halfCloser) {
+	var wg sync.WaitGroup
+	cp := func(dst, src halfCloser) {
+		defer wg.Done()
+		io.Copy(dst, src)
+		dst.CloseWrite()
+	}
+	wg.Add(2)
+	go cp(a, b)
+	go cp(b, a)
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+func (st *Stack) forwardUDP(r *udp.ForwarderRequest) bool {
+	id := r.ID()
+	to := Target(addrPort(id.LocalAddress, id.LocalPort))
+	if !st.allowed(policy.UDP, to) {
+		return true // dropped: handled, nothing leaves
+	}
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq)
+	if tcpErr != nil {
+		return true
+	}
+	down := gonet.NewUDPConn(&wq, ep)
+	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
+	if err != nil {
+		down.Close()
+		return true
+	}
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		relayUDP(st.ctx, down, up)
+	}()
+	return true
+}
+
+// relayUDP carries datagrams both ways for one flow until it has been idle
+// for udpIdle or the stack closes.
+func relayUDP(ctx context.Context, down *gonet.UDPConn, up *net.UDPConn) {
+	defer down.Close()
+	defer up.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		down.SetDeadline(time.Now())
+		up.SetDeadline(time.Now())
+	}()
+	var wg sync.WaitGroup
+	cp := func(dst, src net.Conn) {
+		defer wg.Done()
+		defer cancel()
+		buf := make([]byte, 65535)
+		for {
+			src.SetReadDeadline(time.Now().Add(udpIdle))
+			n, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go cp(up, down)
+	go cp(down, up)
+	wg.Wait()
+}

@@ -1,0 +1,160 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// inSandboxMode is the argv that runs prog under --net sandbox.
+func inSandboxMode(policyFile string, prog ...string) []string {
+	argv := []string{sandboxBin, "run", "--net", "sandbox"}
+	if policyFile != "" {
+		argv = append(argv, "--policy", policyFile)
+	}
+	return append(append(argv, "--"), prog...)
+}
+
+// TestSandboxModeForwards: in --net sandbox the program's connects leave
+// through netstack: an allowed test host is reached (blocking and
+// non-blocking), a denied one receives nothing, a closed port on an allowed
+// host is refused (RST → ECONNREFUSED), and the gateway reaches the host's
+// loopback only where the policy allows 127.0.0.1.
+func TestSandboxModeForwards(t *testing.T) {
+	dial := buildC(t, "progs/dial.c")
+	a, b := newTestHost(t), newTestHost(t)
+	allowed, denied := a.counter(t), b.counter(t)
+	hostLo := newCounter(t, "tcp4", "127.0.0.1:0")
+	hostLoDenied := newCounter(t, "tcp4", "127.0.0.1:0")
+	closed := closedPortOn(t, a)
+	pol := writePolicy(t, fmt.Sprintf(`version: 1
+default: deny
+rules:
+  - allow: tcp %s
+  - allow: tcp 127.0.0.1:%d
+`, a.addr, hostLo.port()))
+	cases := []struct {
+		mode, host string
+		port       int
+		want       string
+	}{
+		{"block", a.addr, allowed.port(), "ok=3"},
+		{"nonblock", a.addr, allowed.port(), "ok=3"},
+		{"block", b.addr, denied.port(), "EACCES=3"},
+		{"nonblock", b.addr, denied.port(), "EACCES=3"},
+		{"block", a.addr, closed, "ECONNREFUSED=1"},
+		{"block", "100.96.0.1", hostLo.port(), "ok=2"},
+		{"block", "100.96.0.1", hostLoDenied.port(), "EACCES=2"},
+	}
+	for _, c := range cases {
+		count := strings.Split(c.want, "=")[1]
+		r := runCmd(t, time.Minute, inSandboxMode(pol, dial, c.mode, "tcp", c.host, fmt.Sprint(c.port), count)...)
+		if got := strings.TrimSpace(r.stdout); got != c.want {
+			t.Errorf("%s %s:%d: %q (status %d, %s), want %q", c.mode, c.host, c.port, got, r.status, r.stderr, c.want)
+		}
+	}
+	expectNothingReached(t, denied, hostLoDenied)
+	if n := allowed.accepted.Load(); n != 6 {
+		t.Errorf("the allowed test host accepted %d connections, want 6", n)
+	}
+	if n := hostLo.accepted.Load(); n != 2 {
+		t.Errorf("the host's loopback accepted %d connections through the gateway, want 2", n)
+	}
+}
+
+// closedPortOn returns a port nothing listens on at test host h.
+func closedPortOn(t *testing.T, h *testHost) int {
+	ln := h.listen(t, "tcp4", h.addr+":0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// TestSandboxModeHalfCloseAndBulk: a megabyte up, shutdown(SHUT_WR), and the
+// reply still comes back through netstack — the half-close passes as a FIN.
+func TestSandboxModeHalfCloseAndBulk(t *testing.T) {
+	h := newTestHost(t)
+	ln := h.listen(t, "tcp4", h.addr+":0")
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				n, _ := io.Copy(io.Discard, c) // to the client's FIN
+				fmt.Fprintf(c, "got %d bytes", n)
+			}()
+		}
+	}()
+	client := `import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b"x" * 1048576)
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    reply += b
+print(reply.decode())`
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s\n", h.addr))
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	r := runCmd(t, time.Minute, inSandboxMode(pol, "/usr/bin/python3", "-c", client, h.addr, port)...)
+	if strings.TrimSpace(r.stdout) != "got 1048576 bytes" {
+		t.Errorf("through netstack: %q (status %d, %s), want \"got 1048576 bytes\"", r.stdout, r.status, r.stderr)
+	}
+}
+
+// udpCounter counts the datagrams a test host receives on a port.
+func udpCounter(t *testing.T, h *testHost) (port int, count *atomic.Int64) {
+	pc := h.listenPacket(t)
+	count = new(atomic.Int64)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			count.Add(1)
+		}
+	}()
+	t.Cleanup(func() { pc.Close() })
+	return pc.LocalAddr().(*net.UDPAddr).Port, count
+}
+
+// TestSandboxModeRawSocketCannotEscape: a raw socket bypasses connect and
+// sendto checks entirely; in --net sandbox its datagram still meets the
+// policy in netstack and never reaches a denied test host — while natively
+// the same program does reach it, so the test has teeth.
+func TestSandboxModeRawSocketCannotEscape(t *testing.T) {
+	h := newTestHost(t)
+	port, count := udpCounter(t, h)
+	raw := `import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+payload = b"escape"
+# UDP header: source port, destination port, length, checksum 0 (none, allowed over IPv4)
+s.sendto(struct.pack("!HHHH", 40000, int(sys.argv[2]), 8 + len(payload), 0) + payload, (sys.argv[1], 0))
+print("sent")`
+	argv := []string{"/usr/bin/python3", "-c", raw, h.addr, fmt.Sprint(port)}
+	native := runCmd(t, 30*time.Second, argv...)
+	time.Sleep(200 * time.Millisecond)
+	if native.stdout != "sent\n" || count.Load() != 1 {
+		t.Fatalf("natively the raw datagram should arrive: %q (%s), %d received", native.stdout, native.stderr, count.Load())
+	}
+	denyAll := writePolicy(t, "version: 1\ndefault: deny\n")
+	r := runCmd(t, 30*time.Second, inSandboxMode(denyAll, argv...)...)
+	time.Sleep(200 * time.Millisecond)
+	if r.stdout != "sent\n" {
+		t.Fatalf("under the sandbox: %q (status %d, %s)", r.stdout, r.status, r.stderr)
+	}
+	if n := count.Load(); n != 1 {
+		t.Errorf("the denied test host received %d datagrams in all, want only the native one", n)
+	}
+}

@@ -1,0 +1,100 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// testHost is a host of the test's own: a network namespace joined to this
+// one by a veth pair, in 198.18.N.0/24 (the host side is .1, the test host
+// .2). It stands for "the internet" without sending anything off the
+// machine.
+type testHost struct {
+	name string
+	addr string // the test host's address, 198.18.N.2
+}
+
+var testHostSeq int
+
+// newTestHost makes a test host; it is removed when the test ends.
+func newTestHost(t *testing.T) *testHost {
+	t.Helper()
+	requireRoot(t)
+	testHostSeq++
+	n := testHostSeq
+	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: fmt.Sprintf("198.18.%d.2", n)}
+	outer, inner := fmt.Sprintf("sbxo%d-%d", os.Getpid()%10000, n), fmt.Sprintf("sbxi%d-%d", os.Getpid()%10000, n)
+	steps := [][]string{
+		{"ip", "netns", "add", h.name},
+		{"ip", "link", "add", outer, "type", "veth", "peer", "name", inner},
+		{"ip", "link", "set", inner, "netns", h.name},
+		{"ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", n), "dev", outer},
+		{"ip", "link", "set", outer, "up"},
+		{"ip", "netns", "exec", h.name, "ip", "addr", "add", h.addr + "/24", "dev", inner},
+		{"ip", "netns", "exec", h.name, "ip", "link", "set", inner, "up"},
+		{"ip", "netns", "exec", h.name, "ip", "link", "set", "lo", "up"},
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", outer).Run()
+		exec.Command("ip", "netns", "del", h.name).Run()
+	})
+	for _, s := range steps {
+		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", s, err, out)
+		}
+	}
+	return h
+}
+
+// inside runs fn on a thread in the test host's network namespace: a socket
+// belongs to the namespace of the thread that creates it, so fn's sockets
+// are the test host's, and they can be used from any thread afterwards.
+func (h *testHost) inside(t *testing.T, fn func() error) {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies in the test host's namespace
+		fd, err := unix.Open("/run/netns/"+h.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			ch <- err
+			return
+		}
+		ch <- fn()
+	}()
+	if err := <-ch; err != nil {
+		t.Fatalf("in test host %s: %v", h.name, err)
+	}
+}
+
+// listen opens a listener inside the test host.
+func (h *testHost) listen(t *testing.T, network, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	h.inside(t, func() (err error) { ln, err = net.Listen(network, addr); return err })
+	return ln
+}
+
+// listenPacket opens a UDP socket inside the test host.
+func (h *testHost) listenPacket(t *testing.T) net.PacketConn {
+	t.Helper()
+	var pc net.PacketConn
+	h.inside(t, func() (err error) { pc, err = net.ListenPacket("udp4", h.addr+":0"); return err })
+	return pc
+}
+
+// counter starts a counting TCP listener on the test host.
+func (h *testHost) counter(t *testing.T) *counter {
+	t.Helper()
+	return startCounter(t, h.listen(t, "tcp4", h.addr+":0"))
+}
