@@ -69,12 +69,17 @@ const udpIdle = 60 * time.Second
 type Config struct {
 	TUN    int // the TUN device's fd; the Stack owns it
 	Policy *policy.Policy
+	// DNS is the resolver the gateway's DNS asks (HostResolver() when
+	// invalid).
+	DNS netip.AddrPort
 }
 
 // Stack is a running netstack.
 type Stack struct {
 	s      *stack.Stack
 	policy *policy.Policy
+	names  *Names
+	dns    *dnsServer
 	dialer net.Dialer
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -107,11 +112,31 @@ func Start(cfg Config) (*Stack, error) {
 		{Destination: header.IPv4EmptySubnet, NIC: nicID},
 		{Destination: header.IPv6EmptySubnet, NIC: nicID},
 	})
+	upstream := cfg.DNS
+	if !upstream.IsValid() {
+		if upstream, err = HostResolver(); err != nil {
+			return nil, fmt.Errorf("netstack: %w (name one with --dns)", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &Stack{s: s, policy: cfg.Policy, dialer: net.Dialer{Timeout: dialTimeout}, ctx: ctx, cancel: cancel}
+	names := NewNames()
+	st := &Stack{
+		s: s, policy: cfg.Policy, names: names,
+		dns:    &dnsServer{policy: cfg.Policy, upstream: upstream, names: names},
+		dialer: net.Dialer{Timeout: dialTimeout}, ctx: ctx, cancel: cancel,
+	}
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, tcpReceiveWindow, maxInFlight, st.forwardTCP).HandlePacket)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, st.forwardUDP).HandlePacket)
 	return st, nil
+}
+
+// Names are the names the sandbox's DNS has resolved, by address.
+func (st *Stack) Names() *Names { return st.names }
+
+// IsDNS reports whether dst is the sandbox's own DNS service, which every
+// program may use: it answers only names the policy could allow.
+func IsDNS(dst netip.AddrPort) bool {
+	return dst.Port() == 53 && (dst.Addr() == Gateway4 || dst.Addr() == Gateway6)
 }
 
 // Close stops the stack and every flow it forwards.
@@ -140,12 +165,18 @@ func addrPort(a tcpip.Address, port uint16) netip.AddrPort {
 
 // allowed re-checks a flow against the policy at the packet level.
 func (st *Stack) allowed(proto policy.Proto, to netip.AddrPort) bool {
-	return st.policy.Decide(policy.Request{Proto: proto, Addr: to.Addr(), Port: to.Port()}).Verdict == policy.Allow
+	req := policy.Request{Proto: proto, Addr: to.Addr(), Port: to.Port(), Names: st.names.For(to.Addr())}
+	return st.policy.Decide(req).Verdict == policy.Allow
 }
 
 func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	id := r.ID()
-	to := Target(addrPort(id.LocalAddress, id.LocalPort))
+	dst := addrPort(id.LocalAddress, id.LocalPort)
+	if IsDNS(dst) {
+		st.serveDNSOverTCP(r)
+		return
+	}
+	to := Target(dst)
 	if !st.allowed(policy.TCP, to) {
 		r.Complete(true) // RST: nothing leaves for a denied destination
 		return
@@ -206,7 +237,12 @@ func splice(a, b halfCloser) {
 
 func (st *Stack) forwardUDP(r *udp.ForwarderRequest) bool {
 	id := r.ID()
-	to := Target(addrPort(id.LocalAddress, id.LocalPort))
+	dst := addrPort(id.LocalAddress, id.LocalPort)
+	if IsDNS(dst) {
+		st.serveDNSOverUDP(r)
+		return true
+	}
+	to := Target(dst)
 	if !st.allowed(policy.UDP, to) {
 		return true // dropped: handled, nothing leaves
 	}
@@ -261,4 +297,56 @@ func relayUDP(ctx context.Context, down *gonet.UDPConn, up *net.UDPConn) {
 	go cp(up, down)
 	go cp(down, up)
 	wg.Wait()
+}
+
+func (st *Stack) serveDNSOverUDP(r *udp.ForwarderRequest) {
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq)
+	if tcpErr != nil {
+		return
+	}
+	c := gonet.NewUDPConn(&wq, ep)
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		defer c.Close()
+		buf := make([]byte, 65535)
+		for {
+			c.SetReadDeadline(time.Now().Add(udpIdle))
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if resp := st.dns.answer(st.ctx, buf[:n], false); resp != nil {
+				c.Write(resp)
+			}
+		}
+	}()
+}
+
+func (st *Stack) serveDNSOverTCP(r *tcp.ForwarderRequest) {
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq)
+	if tcpErr != nil {
+		r.Complete(true)
+		return
+	}
+	r.Complete(false)
+	c := gonet.NewTCPConn(&wq, ep)
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		defer c.Close()
+		for {
+			c.SetReadDeadline(time.Now().Add(udpIdle))
+			query, err := readTCPMessage(c)
+			if err != nil {
+				return
+			}
+			resp := st.dns.answer(st.ctx, query, true)
+			if resp == nil || writeTCPMessage(c, resp) != nil {
+				return
+			}
+		}
+	}()
 }

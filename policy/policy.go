@@ -162,6 +162,25 @@ func (p *Policy) HostnameRules() []*Rule {
 	return out
 }
 
+// MayResolve reports whether a connection to a host called name could be
+// allowed by some rule (or by the default): only such names are looked up
+// for the program, so that a name no rule allows does not leave the
+// sandbox even as a DNS query. It judges by name alone — a rule allowing an
+// address range does not make names resolvable, since which names land in
+// it is known only after resolving them.
+func (p *Policy) MayResolve(name string) bool {
+	if p.Default == Allow {
+		return true
+	}
+	names := []string{name}
+	for _, r := range p.Rules {
+		if r.Verdict == Allow && r.proto != protoUnix && (r.dest.any || r.IsName() && r.dest.matches(netip.Addr{}, names)) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsName reports whether the rule names a host (example.com, *.example.org).
 func (r *Rule) IsName() bool { return r.dest.name != "" }
 

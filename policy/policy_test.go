@@ -321,3 +321,33 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestMayResolve(t *testing.T) {
+	p := mustParse(t, `version: 1
+default: deny
+rules:
+  - deny: tcp secret.example.com
+  - allow: tcp example.com:443
+  - allow: udp *.cdn.example.net
+  - allow: tcp 198.18.0.0/24
+  - allow: unix /run/*
+`)
+	for name, want := range map[string]bool{
+		"example.com":        true,
+		"EXAMPLE.COM.":       true,
+		"a.cdn.example.net":  true,
+		"cdn.example.net":    false, // *.suffix is strictly below it
+		"other.org":          false, // an address rule makes no name resolvable
+		"secret.example.com": false,
+	} {
+		if got := p.MayResolve(name); got != want {
+			t.Errorf("MayResolve(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if !mustParse(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp *:443\n").MayResolve("any.name") {
+		t.Error("an allow rule for any address must make every name resolvable")
+	}
+	if !mustParse(t, "version: 1\ndefault: allow\n").MayResolve("any.name") {
+		t.Error("a default-allow policy must resolve every name")
+	}
+}

@@ -130,14 +130,26 @@ func ipProto(si sockInfo) policy.Proto {
 func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
 	proto := ipProto(si)
 	target := netip.AddrPortFrom(effectiveAddr(sock, ap.Addr()), ap.Port())
-	if c.s.mode == NetSandbox {
-		// The policy speaks of real destinations: the gateway is the
-		// host's loopback (netstack dials it so).
-		target = netstack.Target(target)
-	}
 	c.rec.Proto = proto.String()
+	var names []string
+	if c.s.mode == NetSandbox {
+		if netstack.IsDNS(target) {
+			// The sandbox's own DNS, which answers only names the
+			// policy could allow: every program may ask it.
+			c.rec.Dest = target.String()
+			c.rec.Verdict = policy.Allow.String()
+			c.rec.Reason = "the sandbox's DNS"
+			c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+			return
+		}
+		// The policy speaks of real destinations: the gateway is the
+		// host's loopback (netstack dials it so), and names are those
+		// the sandbox's DNS resolved to this address.
+		target = netstack.Target(target)
+		names = c.s.names.For(target.Addr())
+	}
 	c.rec.Dest = target.String()
-	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port()})
+	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names})
 	c.decided(dec)
 	if dec.Verdict != policy.Allow {
 		c.deny(sock, si, addr, dec)

@@ -36,6 +36,11 @@ func namespaceAttrs(mode NetMode, attr *syscall.SysProcAttr) {
 		return
 	}
 	attr.Cloneflags |= syscall.CLONE_NEWNET
+	if mode == NetSandbox {
+		// A mount namespace, to show the program a resolv.conf that
+		// points at the sandbox's DNS.
+		attr.Cloneflags |= syscall.CLONE_NEWNS
+	}
 	if os.Geteuid() == 0 {
 		return
 	}
@@ -65,6 +70,10 @@ func setUpNetwork(mode NetMode) (tun int, err error) {
 	tun = -1
 	if mode == NetSandbox {
 		if tun, err = createTUN(); err != nil {
+			return -1, err
+		}
+		if err := mountResolvConf(); err != nil {
+			unix.Close(tun)
 			return -1, err
 		}
 	}
@@ -121,4 +130,33 @@ func ParseNetMode(s string) (NetMode, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("unknown network mode %q", s)
+}
+
+// resolvConf sends every resolver in the sandbox — glibc, Go's, dig — to the
+// gateway, which is the sandbox's DNS.
+const resolvConf = "# Written by sandbox: the gateway answers DNS for the program.\nnameserver 100.96.0.1\nnameserver fd00:5a::1\n"
+
+// mountResolvConf shows the program resolvConf as /etc/resolv.conf: in the
+// init step's own mount namespace, made private first so that nothing
+// reaches the host's, a bind mount of a file that is unlinked at once.
+func mountResolvConf() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the mount namespace private: %w", err)
+	}
+	f, err := os.CreateTemp("", "sandbox-resolv-*.conf")
+	if err != nil {
+		return fmt.Errorf("write the sandbox's resolv.conf: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.WriteString(resolvConf); err != nil {
+		return fmt.Errorf("write the sandbox's resolv.conf: %w", err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write the sandbox's resolv.conf: %w", err)
+	}
+	if err := unix.Mount(f.Name(), "/etc/resolv.conf", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind the sandbox's resolv.conf over /etc/resolv.conf: %w", err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,6 +28,9 @@ type Config struct {
 	Policy *policy.Policy
 	Audit  *AuditLog // nil: no audit log
 	Net    NetMode   // NetHost when empty
+	// DNS is the resolver the sandbox's DNS asks in NetSandbox mode (the
+	// host's own when invalid).
+	DNS netip.AddrPort
 
 	Path string   // the program's resolved executable
 	Argv []string // its arguments, Argv[0] included
@@ -48,6 +52,7 @@ type Supervisor struct {
 	monitor  *monitor
 	tasks    *taskCache
 	mode     NetMode
+	names    *netstack.Names // NetSandbox: what the sandbox's DNS resolved
 	pid      int
 }
 
@@ -105,14 +110,16 @@ func Run(cfg Config) (int, error) {
 		<-p.exited
 		return fail(err)
 	}
+	var names *netstack.Names
 	if p.mode == NetSandbox {
-		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy})
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS})
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.exited
 			return fail(err)
 		}
 		defer ns.Close()
+		names = ns.Names()
 	}
 	s := &Supervisor{
 		policy:   cfg.Policy,
@@ -121,6 +128,7 @@ func Run(cfg Config) (int, error) {
 		creds:    self,
 		tasks:    newTaskCache(),
 		mode:     p.mode,
+		names:    names,
 		pid:      os.Getpid(),
 	}
 	s.monitor = newMonitor(s.receive)

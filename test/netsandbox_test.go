@@ -10,9 +10,19 @@ import (
 	"time"
 )
 
+// noDNS is the resolver tests give --net sandbox when they bring no DNS
+// server of their own: a closed loopback port, so a stray lookup fails
+// (SERVFAIL) instead of reaching the host's real resolver.
+const noDNS = "127.0.0.1:9"
+
 // inSandboxMode is the argv that runs prog under --net sandbox.
 func inSandboxMode(policyFile string, prog ...string) []string {
-	argv := []string{sandboxBin, "run", "--net", "sandbox"}
+	return inSandboxModeDNS(policyFile, noDNS, prog...)
+}
+
+// inSandboxModeDNS is inSandboxMode with the sandbox's DNS asking dns.
+func inSandboxModeDNS(policyFile, dns string, prog ...string) []string {
+	argv := []string{sandboxBin, "run", "--net", "sandbox", "--dns", dns}
 	if policyFile != "" {
 		argv = append(argv, "--policy", policyFile)
 	}

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -26,7 +27,7 @@ import (
 const exitSandbox = 125
 
 const usage = `usage:
-  sandbox run [--policy FILE] [--net host|sandbox|none] [--log FILE|-] -- PROG [ARGS...]
+  sandbox run [--policy FILE] [--net host|sandbox|none] [--dns ADDR] [--log FILE|-] -- PROG [ARGS...]
   sandbox check FILE
 
 run    runs PROG with every connect(2) decided by the policy (the embedded
@@ -76,6 +77,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
 	netMode := fs.String("net", "host", "network mode: host, none or sandbox")
 	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
+	dnsFlag := fs.String("dns", "", "with --net sandbox: the resolver `ADDR[:PORT]` the sandbox's DNS asks (default: the host's)")
 	if err := fs.Parse(args); err != nil {
 		return fail(stderr, "run: %v (see 'sandbox help')", err)
 	}
@@ -87,6 +89,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "--net %q: unknown network mode (want host, sandbox or none)", *netMode)
 	}
+	var dns netip.AddrPort
+	if *dnsFlag != "" {
+		if mode != sentry.NetSandbox {
+			return fail(stderr, "--dns goes with --net sandbox: in --net %s the program uses the host's resolver itself", mode)
+		}
+		if dns, err = parseResolver(*dnsFlag); err != nil {
+			return fail(stderr, "--dns %q: %v (want an IP address, optionally with :PORT)", *dnsFlag, err)
+		}
+	}
 
 	pol := policy.Default()
 	if *policyPath != "" {
@@ -94,8 +105,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 			return fail(stderr, "%s", oneLine(err))
 		}
 	}
-	for _, r := range pol.HostnameRules() {
-		fmt.Fprintf(stderr, "sandbox: warning: %s: %q names a host: it matches nothing in --net %s mode (names are resolved only by the sandbox's own DNS, in --net sandbox)\n", r.Pos, r.Text, mode)
+	if mode != sentry.NetSandbox { // the sandbox's DNS resolves names only there
+		for _, r := range pol.HostnameRules() {
+			fmt.Fprintf(stderr, "sandbox: warning: %s: %q names a host: it matches nothing in --net %s mode (names are resolved only by the sandbox's own DNS, in --net sandbox)\n", r.Pos, r.Text, mode)
+		}
 	}
 
 	path, err := exec.LookPath(prog[0])
@@ -121,6 +134,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		Policy: pol,
 		Audit:  audit,
 		Net:    mode,
+		DNS:    dns,
 		Path:   path,
 		Argv:   prog,
 		Env:    os.Environ(),
@@ -166,6 +180,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: note: %q names a host: matched only in --net sandbox mode\n", r.Pos.Short(), r.Text)
 	}
 	return 0
+}
+
+// parseResolver reads ADDR, ADDR:PORT or [V6]:PORT; the port defaults to 53.
+func parseResolver(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.AddrPortFrom(a, 53), nil
 }
 
 // oneLine joins a multi-error (a policy with several mistakes) so the
