@@ -62,6 +62,9 @@ func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []by
 	if !d.policy.MayResolve(q.Name.String()) {
 		return reply(hdr, &q, dnsmessage.RCodeNameError)
 	}
+	if !d.upstream.IsValid() {
+		return reply(hdr, &q, dnsmessage.RCodeServerFailure)
+	}
 	resp, err := d.exchange(ctx, query, overTCP)
 	if err != nil {
 		return reply(hdr, &q, dnsmessage.RCodeServerFailure)

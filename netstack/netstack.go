@@ -114,9 +114,9 @@ func Start(cfg Config) (*Stack, error) {
 	})
 	upstream := cfg.DNS
 	if !upstream.IsValid() {
-		if upstream, err = HostResolver(); err != nil {
-			return nil, fmt.Errorf("netstack: %w (name one with --dns)", err)
-		}
+		// No resolver on the host is no reason not to run: the DNS
+		// then answers SERVFAIL, as a resolver-less host would fail.
+		upstream, _ = HostResolver()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	names := NewNames()

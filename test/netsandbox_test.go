@@ -168,3 +168,27 @@ print("sent")`
 		t.Errorf("the denied test host received %d datagrams in all, want only the native one", n)
 	}
 }
+
+// TestSandboxModeIPv6: IPv6 takes the same path, with IPv6 rules: an
+// allowed IPv6 test host is reached through netstack, a denied one (the
+// same host's other port) receives nothing.
+func TestSandboxModeIPv6(t *testing.T) {
+	dial := buildC(t, "progs/dial.c")
+	h := newTestHost(t)
+	allowed := startCounter(t, h.listen(t, "tcp6", "["+h.addr6+"]:0"))
+	denied := startCounter(t, h.listen(t, "tcp6", "["+h.addr6+"]:0"))
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp [%s]:%d\n", h.addr6, allowed.port()))
+	for _, c := range []struct {
+		port int
+		want string
+	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
+		r := runCmd(t, time.Minute, inSandboxMode(pol, dial, "nonblock", "tcp", h.addr6, fmt.Sprint(c.port), "2")...)
+		if got := strings.TrimSpace(r.stdout); got != c.want {
+			t.Errorf("[%s]:%d: %q (%s), want %q", h.addr6, c.port, got, r.stderr, c.want)
+		}
+	}
+	expectNothingReached(t, denied)
+	if n := allowed.accepted.Load(); n != 2 {
+		t.Errorf("the allowed IPv6 listener accepted %d, want 2", n)
+	}
+}

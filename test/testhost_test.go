@@ -16,8 +16,9 @@ import (
 // .2). It stands for "the internet" without sending anything off the
 // machine.
 type testHost struct {
-	name string
-	addr string // the test host's address, 198.18.N.2
+	name  string
+	addr  string // the test host's address, 198.18.N.2
+	addr6 string // and its IPv6 one, 2001:2:0:N::2 (RFC 5180's benchmarking range, like 198.18.0.0/15)
 }
 
 var testHostSeq int
@@ -28,15 +29,17 @@ func newTestHost(t *testing.T) *testHost {
 	requireRoot(t)
 	testHostSeq++
 	n := testHostSeq
-	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: fmt.Sprintf("198.18.%d.2", n)}
+	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: fmt.Sprintf("198.18.%d.2", n), addr6: fmt.Sprintf("2001:2:0:%d::2", n)}
 	outer, inner := fmt.Sprintf("sbxo%d-%d", os.Getpid()%10000, n), fmt.Sprintf("sbxi%d-%d", os.Getpid()%10000, n)
 	steps := [][]string{
 		{"ip", "netns", "add", h.name},
 		{"ip", "link", "add", outer, "type", "veth", "peer", "name", inner},
 		{"ip", "link", "set", inner, "netns", h.name},
 		{"ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", n), "dev", outer},
+		{"ip", "addr", "add", fmt.Sprintf("2001:2:0:%d::1/64", n), "dev", outer, "nodad"},
 		{"ip", "link", "set", outer, "up"},
 		{"ip", "netns", "exec", h.name, "ip", "addr", "add", h.addr + "/24", "dev", inner},
+		{"ip", "netns", "exec", h.name, "ip", "addr", "add", h.addr6 + "/64", "dev", inner, "nodad"},
 		{"ip", "netns", "exec", h.name, "ip", "link", "set", inner, "up"},
 		{"ip", "netns", "exec", h.name, "ip", "link", "set", "lo", "up"},
 	}
