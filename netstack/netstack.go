@@ -41,9 +41,11 @@ var (
 	Gateway6     = netip.MustParseAddr("fd00:5a::1")
 )
 
-// MTU of the TUN link. 1500, the Ethernet size, keeps every packet the
-// program sends the size a real network would carry.
-const MTU = 1500
+// MTU of the TUN link. The link never leaves the machine, so nothing holds
+// it to Ethernet's 1500: 65520 (as slirp4netns uses) lets one TUN read or
+// write carry up to ~43 full-size segments' worth, and bulk throughput
+// is bound by per-packet costs (measured: 1.35 Gbit/s at 1500, 3.4 at 65520).
+const MTU = 65520
 
 const nicID = 1
 

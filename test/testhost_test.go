@@ -24,7 +24,7 @@ type testHost struct {
 var testHostSeq int
 
 // newTestHost makes a test host; it is removed when the test ends.
-func newTestHost(t *testing.T) *testHost {
+func newTestHost(t testing.TB) *testHost {
 	t.Helper()
 	requireRoot(t)
 	testHostSeq++
@@ -58,7 +58,7 @@ func newTestHost(t *testing.T) *testHost {
 // inside runs fn on a thread in the test host's network namespace: a socket
 // belongs to the namespace of the thread that creates it, so fn's sockets
 // are the test host's, and they can be used from any thread afterwards.
-func (h *testHost) inside(t *testing.T, fn func() error) {
+func (h *testHost) inside(t testing.TB, fn func() error) {
 	t.Helper()
 	ch := make(chan error, 1)
 	go func() {
@@ -81,7 +81,7 @@ func (h *testHost) inside(t *testing.T, fn func() error) {
 }
 
 // listen opens a listener inside the test host.
-func (h *testHost) listen(t *testing.T, network, addr string) net.Listener {
+func (h *testHost) listen(t testing.TB, network, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	h.inside(t, func() (err error) { ln, err = net.Listen(network, addr); return err })
@@ -97,7 +97,7 @@ func (h *testHost) listenPacket(t *testing.T) net.PacketConn {
 }
 
 // counter starts a counting TCP listener on the test host.
-func (h *testHost) counter(t *testing.T) *counter {
+func (h *testHost) counter(t testing.TB) *counter {
 	t.Helper()
 	return startCounter(t, h.listen(t, "tcp4", h.addr+":0"))
 }
