@@ -160,28 +160,28 @@ func (d *dnsServer) remember(resp []byte) {
 		if err != nil {
 			return
 		}
-		ttl := time.Duration(h.TTL) * time.Second
+		var a netip.Addr
 		switch h.Type {
 		case dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
 				return
 			}
-			a := netip.AddrFrom4(r.A)
-			d.names.Add(asked, a, ttl)
-			d.names.Add(h.Name.String(), a, ttl)
+			a = netip.AddrFrom4(r.A)
 		case dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
 				return
 			}
-			a := netip.AddrFrom16(r.AAAA)
-			d.names.Add(asked, a, ttl)
-			d.names.Add(h.Name.String(), a, ttl)
+			a = netip.AddrFrom16(r.AAAA)
 		default:
 			if err := p.SkipAnswer(); err != nil {
 				return
 			}
+			continue
 		}
+		ttl := time.Duration(h.TTL) * time.Second
+		d.names.Add(asked, a, ttl)
+		d.names.Add(h.Name.String(), a, ttl)
 	}
 }
