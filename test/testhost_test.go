@@ -12,13 +12,13 @@ import (
 )
 
 // testHost is a host of the test's own: a network namespace joined to this
-// one by a veth pair, in 198.18.N.0/24 (the host side is .1, the test host
-// .2). It stands for "the internet" without sending anything off the
+// one by a veth pair, in a /24 of 198.18.0.0/15 (the host side is .1, the
+// test host .2). It stands for "the internet" without sending anything off the
 // machine.
 type testHost struct {
 	name  string
-	addr  string // the test host's address, 198.18.N.2
-	addr6 string // and its IPv6 one, 2001:2:0:N::2 (RFC 5180's benchmarking range, like 198.18.0.0/15)
+	addr  string // the test host's address, 198.18-19.X.2
+	addr6 string // and its IPv6 one, in 2001:2::/48 (RFC 5180's benchmarking range, like 198.18.0.0/15)
 }
 
 var testHostSeq int
@@ -29,14 +29,18 @@ func newTestHost(t testing.TB) *testHost {
 	requireRoot(t)
 	testHostSeq++
 	n := testHostSeq
-	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: fmt.Sprintf("198.18.%d.2", n), addr6: fmt.Sprintf("2001:2:0:%d::2", n)}
+	// Each test process takes its own slice of 198.18.0.0/15's 512 /24s
+	// (by pid), so two runs at once do not route into each other's hosts.
+	idx := (os.Getpid()%40)*12 + n%12
+	net4 := fmt.Sprintf("198.%d.%d", 18+idx/256, idx%256)
+	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: net4 + ".2", addr6: fmt.Sprintf("2001:2:0:%x::2", idx)}
 	outer, inner := fmt.Sprintf("sbxo%d-%d", os.Getpid()%10000, n), fmt.Sprintf("sbxi%d-%d", os.Getpid()%10000, n)
 	steps := [][]string{
 		{"ip", "netns", "add", h.name},
 		{"ip", "link", "add", outer, "type", "veth", "peer", "name", inner},
 		{"ip", "link", "set", inner, "netns", h.name},
-		{"ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", n), "dev", outer},
-		{"ip", "addr", "add", fmt.Sprintf("2001:2:0:%d::1/64", n), "dev", outer, "nodad"},
+		{"ip", "addr", "add", net4 + ".1/24", "dev", outer},
+		{"ip", "addr", "add", fmt.Sprintf("2001:2:0:%x::1/64", idx), "dev", outer, "nodad"},
 		{"ip", "link", "set", outer, "up"},
 		{"ip", "netns", "exec", h.name, "ip", "addr", "add", h.addr + "/24", "dev", inner},
 		{"ip", "netns", "exec", h.name, "ip", "addr", "add", h.addr6 + "/64", "dev", inner, "nodad"},
