@@ -49,11 +49,15 @@ func namespaceAttrs(mode NetMode, attr *syscall.SysProcAttr) {
 	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
 	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
 	attr.GidMappingsEnableSetgroups = false
-	// The init step needs CAP_NET_ADMIN in its new namespace to bring lo
-	// up, but as a non-root user it would lose every capability at its
-	// exec: carry that one across as ambient, and the init step clears
-	// it before it execs the program.
+	// The init step needs CAP_NET_ADMIN in its new namespaces to set the
+	// network up (and CAP_SYS_ADMIN, in --net sandbox, to mount the
+	// resolv.conf), but as a non-root user it would lose every capability
+	// at its exec: carry those across as ambient, and the init step clears
+	// them before it execs the program.
 	attr.AmbientCaps = []uintptr{unix.CAP_NET_ADMIN}
+	if mode == NetSandbox {
+		attr.AmbientCaps = append(attr.AmbientCaps, unix.CAP_SYS_ADMIN)
+	}
 }
 
 // setUpNetwork runs in the init step, in the program's namespaces, before

@@ -119,6 +119,18 @@ except OSError as e:
 		// the name resolved and the connect was allowed.
 		t.Errorf("Go client to allowed.test: %q (%s): want an HTTP error past resolution and connect", r.stdout, r.stderr)
 	}
+	// dig speaks DNS itself (no libc), to the resolv.conf's nameserver.
+	r = runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "dig", "+short", "+tries=1", "+time=5", "allowed.test")...)
+	if strings.TrimSpace(r.stdout) != a.addr {
+		t.Errorf("dig allowed.test: %q (%s), want %s", r.stdout, r.stderr, a.addr)
+	}
+	r = runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "dig", "+tries=1", "+time=5", "denied.test")...)
+	if !strings.Contains(r.stdout, "status: NXDOMAIN") {
+		t.Errorf("dig denied.test: want status NXDOMAIN, got:\n%s%s", r.stdout, r.stderr)
+	}
+	if n := dns.count("denied.test"); n != 0 {
+		t.Errorf("dig's query for denied.test left the sandbox %d times", n)
+	}
 	expectNothingReached(t, other)
 	if n := web.accepted.Load(); n != 2 {
 		t.Errorf("allowed.test accepted %d connections, want 2 (Python and Go)", n)

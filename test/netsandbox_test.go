@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,5 +192,45 @@ func TestSandboxModeIPv6(t *testing.T) {
 	expectNothingReached(t, denied)
 	if n := allowed.accepted.Load(); n != 2 {
 		t.Errorf("the allowed IPv6 listener accepted %d, want 2", n)
+	}
+}
+
+// TestSandboxModeUnprivileged: an ordinary user gets --net sandbox too — a
+// user namespace of its own — wherever /dev/net/tun is open to all users,
+// as most distributions ship it (this machine kind ships it 0600, so the
+// test opens it for its own duration).
+func TestSandboxModeUnprivileged(t *testing.T) {
+	requireRoot(t) // to become nobody, and to open /dev/net/tun
+	st, err := os.Stat("/dev/net/tun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o666 {
+		if err := os.Chmod("/dev/net/tun", 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod("/dev/net/tun", st.Mode().Perm()) })
+	}
+	dial := buildC(t, "progs/dial.c")
+	h := newTestHost(t)
+	allowed, denied := h.counter(t), h.counter(t)
+	pol := filepath.Join(workDir, "sandbox-unprivileged.yaml")
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s:%d\n", h.addr, allowed.port())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	for _, c := range []struct {
+		port int
+		want string
+	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
+		argv := append(nobody, inSandboxMode(pol, dial, "block", "tcp", h.addr, fmt.Sprint(c.port), "2")...)
+		r := runCmd(t, time.Minute, argv...)
+		if got := strings.TrimSpace(r.stdout); got != c.want {
+			t.Errorf("as nobody, %s:%d: %q (status %d, %s), want %q", h.addr, c.port, got, r.status, r.stderr, c.want)
+		}
+	}
+	expectNothingReached(t, denied)
+	if n := allowed.accepted.Load(); n != 2 {
+		t.Errorf("the allowed test host accepted %d, want 2", n)
 	}
 }
