@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -82,6 +83,8 @@ type Stack struct {
 	policy *policy.Policy
 	names  *Names
 	dns    *dnsServer
+	syns   *synTable
+	tun    int
 	dialer net.Dialer
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -98,7 +101,8 @@ func Start(cfg Config) (*Stack, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	if err := s.CreateNIC(nicID, ep); err != nil {
+	syns := newSynTable()
+	if err := s.CreateNIC(nicID, newSynSniffer(ep, syns)); err != nil {
 		return nil, fmt.Errorf("netstack: create NIC: %v", err)
 	}
 	// The stack answers for every destination the program names, not
@@ -123,7 +127,7 @@ func Start(cfg Config) (*Stack, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	names := NewNames()
 	st := &Stack{
-		s: s, policy: cfg.Policy, names: names,
+		s: s, policy: cfg.Policy, names: names, syns: syns, tun: cfg.TUN,
 		dns:    &dnsServer{policy: cfg.Policy, upstream: upstream, names: names},
 		dialer: net.Dialer{Timeout: dialTimeout}, ctx: ctx, cancel: cancel,
 	}
@@ -187,11 +191,10 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	go func() {
 		defer st.wg.Done()
 		up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
+		k := flowKey{src: addrPort(id.RemoteAddress, 0).Addr(), dst: dst.Addr(), sport: id.RemotePort, dport: id.LocalPort}
+		quote := st.syns.take(k)
 		if err != nil {
-			// Refused upstream: refuse the program too (RST →
-			// ECONNREFUSED). A dial that timed out leaves the SYN
-			// unanswered, so the program times out on its own.
-			r.Complete(errors.Is(err, syscall.ECONNREFUSED) || !isTimeout(err))
+			st.refuse(r, k, quote, err)
 			return
 		}
 		var wq waiter.Queue
@@ -205,6 +208,26 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		down := gonet.NewTCPConn(&wq, ep)
 		splice(down, up.(*net.TCPConn))
 	}()
+}
+
+// refuse ends the program's handshake as the failed dial says the network
+// would have: an unreachable network or host with the ICMP error that
+// makes its connect fail with ENETUNREACH or EHOSTUNREACH, a timeout with
+// silence (its connect times out by itself), anything else — a refusal —
+// with a reset (ECONNREFUSED).
+func (st *Stack) refuse(r *tcp.ForwarderRequest, k flowKey, quote []byte, err error) {
+	netUnreach, hostUnreach := errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH)
+	switch {
+	case (netUnreach || hostUnreach) && quote != nil:
+		r.Complete(false)
+		// Written straight to the TUN device, as a router's error
+		// would arrive; a lost one leaves the program to time out.
+		_, _ = unix.Write(st.tun, unreachable(k, quote, hostUnreach))
+	case isTimeout(err):
+		r.Complete(false)
+	default:
+		r.Complete(true)
+	}
 }
 
 func isTimeout(err error) bool {

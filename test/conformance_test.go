@@ -96,3 +96,24 @@ func TestConnectConformanceDenied(t *testing.T) {
 		t.Errorf("deny-all changed only %d cases: the policy is not being applied", changed)
 	}
 }
+
+// TestConnectConformanceSandboxMode: the same cases under --net sandbox,
+// where every connect that leaves the program's own loopback goes through
+// netstack — which dials from a namespace of the test's (so nothing can
+// reach the real network), and answers an unreachable destination with the
+// ICMP error Linux would get — give the native output line by line.
+func TestConnectConformanceSandboxMode(t *testing.T) {
+	requireRoot(t)
+	prog := buildC(t, "conformance/connect.c")
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
+	native, order := conformanceLines(t, prog)
+	sandbox, sorder := conformanceLines(t, inSandboxMode(allowAll, prog)...)
+	if strings.Join(order, ",") != strings.Join(sorder, ",") {
+		t.Fatalf("the sandboxed run printed other cases:\nnative:  %v\nsandbox: %v", order, sorder)
+	}
+	for _, name := range order {
+		if native[name] != sandbox[name] {
+			t.Errorf("%s: native %q, --net sandbox %q", name, native[name], sandbox[name])
+		}
+	}
+}
