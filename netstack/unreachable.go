@@ -109,7 +109,7 @@ func (e *synSniffer) noteSYN(proto tcpip.NetworkProtocolNumber, b []byte) {
 			return
 		}
 		ip := header.IPv6(b)
-		if ip.TransportProtocol() != header.TCPProtocolNumber {
+		if ip.NextHeader() != uint8(header.TCPProtocolNumber) {
 			return // extension headers: no quote, the program times out instead
 		}
 		ipLen = header.IPv6MinimumSize
