@@ -226,8 +226,9 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestRunsUnprivileged: --net host needs no privilege: run by nobody, the
-// sandbox still traps and decides every connect.
+// TestRunsUnprivileged: --net host needs no privilege at all (not even
+// /dev/net/tun): run by nobody, the sandbox still traps and decides every
+// connect.
 func TestRunsUnprivileged(t *testing.T) {
 	requireRoot(t) // to become nobody
 	dial := buildC(t, "progs/dial.c")
@@ -242,7 +243,7 @@ func TestRunsUnprivileged(t *testing.T) {
 		port int
 		want string
 	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
-		argv := append(append(nobody, sandboxBin, "run", "--policy", pol, "--"), dial, "block", "tcp", "127.0.0.1", fmt.Sprint(tc.port), "2")
+		argv := append(append(nobody, sandboxBin, "run", "--net", "host", "--policy", pol, "--"), dial, "block", "tcp", "127.0.0.1", fmt.Sprint(tc.port), "2")
 		r := runCmd(t, 30*time.Second, argv...)
 		if strings.TrimSpace(r.stdout) != tc.want || r.status != 0 {
 			t.Errorf("as nobody, port %d: %q (status %d, stderr %q), want %q", tc.port, r.stdout, r.status, r.stderr, tc.want)

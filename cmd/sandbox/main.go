@@ -32,9 +32,9 @@ const usage = `usage:
 
 run    runs PROG with every connect(2) decided by the policy (the embedded
        default, loopback and unix sockets only, when --policy is not given).
-       --net host (default) uses the host's network; --net none gives PROG
-       a network namespace with only a loopback of its own; --net sandbox
-       one whose only way out is netstack, which checks every flow again.
+       --net sandbox (default) gives PROG a network namespace whose only
+       way out is netstack, which checks every flow again; --net host uses
+       the host's network; --net none gives PROG only a loopback of its own.
        The exit status is PROG's (128+N if signal N killed it); 125 means the
        sandbox itself failed and PROG did not run.
 check  validates a policy file and prints one line per rule.
@@ -75,7 +75,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
-	netMode := fs.String("net", "host", "network mode: host, none or sandbox")
+	netMode := fs.String("net", "sandbox", "network mode: sandbox, host or none")
 	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
 	dnsFlag := fs.String("dns", "", "with --net sandbox: the resolver `ADDR[:PORT]` the sandbox's DNS asks (default: the host's)")
 	if err := fs.Parse(args); err != nil {
