@@ -60,6 +60,9 @@ func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []by
 		return reply(hdr, nil, dnsmessage.RCodeFormatError)
 	}
 	if !d.policy.MayResolve(q.Name.String()) {
+		if d.policy.DNSRefused {
+			return reply(hdr, &q, dnsmessage.RCodeRefused)
+		}
 		return reply(hdr, &q, dnsmessage.RCodeNameError)
 	}
 	if !d.upstream.IsValid() {

@@ -45,6 +45,10 @@ func TestDNSAnswersWithoutAsking(t *testing.T) {
 	if id != 77 || rc != dnsmessage.RCodeNameError {
 		t.Errorf("secret.test: id %d rcode %v, want 77 NXDOMAIN", id, rc)
 	}
+	d.policy.DNSRefused = true
+	if _, rc := rcode(t, d.answer(context.Background(), query(t, "secret.test."), false)); rc != dnsmessage.RCodeRefused {
+		t.Errorf("secret.test with dns-denied: REFUSED: rcode %v", rc)
+	}
 	if _, rc := rcode(t, d.answer(context.Background(), query(t, "ok.test."), false)); rc != dnsmessage.RCodeServerFailure {
 		t.Errorf("ok.test without an upstream: rcode %v, want SERVFAIL", rc)
 	}

@@ -104,8 +104,16 @@ func (p *parser) parse(data []byte) *Policy {
 			}
 		case "rules":
 			pol.Rules = p.rules(v)
+		case "dns-denied":
+			switch {
+			case v.Kind == yaml.ScalarNode && v.Value == "NXDOMAIN":
+			case v.Kind == yaml.ScalarNode && v.Value == "REFUSED":
+				pol.DNSRefused = true
+			default:
+				p.nodeErrorf(v, "dns-denied %s: want NXDOMAIN or REFUSED", quoteNode(v))
+			}
 		default:
-			p.nodeErrorf(k, "unknown key %q (expected version, default, errno or rules)", k.Value)
+			p.nodeErrorf(k, "unknown key %q (expected version, default, errno, dns-denied or rules)", k.Value)
 		}
 	}
 	if seen["version"] == nil {

@@ -118,6 +118,9 @@ type Policy struct {
 	Default Verdict
 	Errno   syscall.Errno // for denied calls whose rule names none
 	Rules   []*Rule
+	// DNSRefused: names no rule could allow get REFUSED from the
+	// sandbox's DNS rather than NXDOMAIN (`dns-denied: REFUSED`).
+	DNSRefused bool
 }
 
 // Decision is what the policy says of one request.

@@ -28,6 +28,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing version", "default: deny\n", []string{"1:1: missing \"version: 1\""}},
 		{"bad version", "version: 2\n", []string{"1:10: version \"2\""}},
 		{"unknown top key", "version: 1\ndefualt: deny\n", []string{"2:1: unknown key \"defualt\""}},
+		{"bad dns-denied", "version: 1\ndns-denied: SERVFAIL\n", []string{"2:13: dns-denied \"SERVFAIL\": want NXDOMAIN or REFUSED"}},
 		{"duplicate key", "version: 1\ndefault: deny\ndefault: allow\n", []string{"3:1: duplicate key \"default\" (first at line 2)"}},
 		{"bad default", "version: 1\ndefault: maybe\n", []string{"2:10: default \"maybe\""}},
 		{"unknown errno", "version: 1\nerrno: EACES\n", []string{"2:8: unknown errno \"EACES\" (did you mean EACCES?)"}},
@@ -128,6 +129,9 @@ rules:
 	}
 	if p := mustParse(t, "version: 1\nrules:\n"); p.Default != Deny || p.Errno != syscall.EACCES || len(p.Rules) != 0 {
 		t.Errorf("minimal policy: default %v errno %v rules %d; want deny, EACCES, none", p.Default, p.Errno, len(p.Rules))
+	}
+	if p := mustParse(t, "version: 1\ndns-denied: REFUSED\n"); !p.DNSRefused {
+		t.Error("dns-denied: REFUSED did not take")
 	}
 	if p := mustParse(t, "version: 1\nerrno: EWOULDBLOCK\n"); p.Errno != syscall.EAGAIN {
 		t.Errorf("EWOULDBLOCK = %v, want EAGAIN", p.Errno)

@@ -1,7 +1,9 @@
 package test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -22,10 +24,17 @@ type dnsHost struct {
 
 func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
 	t.Helper()
-	var pc net.PacketConn
-	h.inside(t, func() (err error) { pc, err = net.ListenPacket("udp4", h.addr+":53"); return err })
-	t.Cleanup(func() { pc.Close() })
 	d := &dnsHost{addr: h.addr + ":53", queries: map[string]int{}}
+	var pc net.PacketConn
+	var ln net.Listener
+	h.inside(t, func() (err error) {
+		if pc, err = net.ListenPacket("udp4", d.addr); err != nil {
+			return err
+		}
+		ln, err = net.Listen("tcp4", d.addr)
+		return err
+	})
+	t.Cleanup(func() { pc.Close(); ln.Close() })
 	go func() {
 		buf := make([]byte, 65535)
 		for {
@@ -33,38 +42,70 @@ func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
 			if err != nil {
 				return
 			}
-			var p dnsmessage.Parser
-			hdr, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			name := strings.TrimSuffix(q.Name.String(), ".")
-			d.mu.Lock()
-			d.queries[name]++
-			d.mu.Unlock()
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, Authoritative: true})
-			b.StartQuestions()
-			b.Question(q)
-			b.StartAnswers()
-			if a, ok := records[name]; ok && q.Type == dnsmessage.TypeA {
-				b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 300},
-					dnsmessage.AResource{A: netip.MustParseAddr(a).As4()})
-			} else if !ok {
-				b = dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, Authoritative: true, RCode: dnsmessage.RCodeNameError})
-				b.StartQuestions()
-				b.Question(q)
-			}
-			msg, err := b.Finish()
-			if err == nil {
+			if msg := d.answer(buf[:n], records); msg != nil {
 				pc.WriteTo(msg, from)
 			}
 		}
 	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var l [2]byte
+				if _, err := io.ReadFull(c, l[:]); err != nil {
+					return
+				}
+				q := make([]byte, binary.BigEndian.Uint16(l[:]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				if msg := d.answer(q, records); msg != nil {
+					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
+				}
+			}()
+		}
+	}()
 	return d
+}
+
+// answer counts a query and answers it from records (A only; NXDOMAIN for
+// names it does not know).
+func (d *dnsHost) answer(query []byte, records map[string]string) []byte {
+	var p dnsmessage.Parser
+	hdr, err := p.Start(query)
+	if err != nil {
+		return nil
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil
+	}
+	name := strings.TrimSuffix(q.Name.String(), ".")
+	d.mu.Lock()
+	d.queries[name]++
+	d.mu.Unlock()
+	a, known := records[name]
+	rcode := dnsmessage.RCodeSuccess
+	if !known {
+		rcode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, Authoritative: true, RCode: rcode})
+	b.StartQuestions()
+	b.Question(q)
+	if known && q.Type == dnsmessage.TypeA {
+		b.StartAnswers()
+		b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 300},
+			dnsmessage.AResource{A: netip.MustParseAddr(a).As4()})
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		return nil
+	}
+	return msg
 }
 
 func (d *dnsHost) count(name string) int {
@@ -128,11 +169,27 @@ except OSError as e:
 	if !strings.Contains(r.stdout, "status: NXDOMAIN") {
 		t.Errorf("dig denied.test: want status NXDOMAIN, got:\n%s%s", r.stdout, r.stderr)
 	}
+	// DNS over TCP, to the gateway and on to the upstream.
+	r = runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "dig", "+tcp", "+short", "+tries=1", "+time=5", "allowed.test")...)
+	if strings.TrimSpace(r.stdout) != a.addr {
+		t.Errorf("dig +tcp allowed.test: %q (%s), want %s", r.stdout, r.stderr, a.addr)
+	}
+	// curl resolves, connects, and only then finds the counter speaks no HTTP.
+	r = runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "curl", "-sS", "-m", "10", fmt.Sprintf("http://allowed.test:%d/", web.port()))...)
+	if !strings.Contains(r.stderr, "Empty reply from server") {
+		t.Errorf("curl allowed.test: %q, want it past resolution and connect (Empty reply from server)", r.stderr)
+	}
+	// A policy may ask for REFUSED rather than NXDOMAIN.
+	refused := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\ndns-denied: REFUSED\nrules:\n  - allow: tcp allowed.test:%d\n", web.port()))
+	r = runCmd(t, time.Minute, inSandboxModeDNS(refused, dns.addr, "dig", "+tries=1", "+time=5", "denied.test")...)
+	if !strings.Contains(r.stdout, "status: REFUSED") {
+		t.Errorf("dig denied.test with dns-denied: REFUSED: want status REFUSED, got:\n%s%s", r.stdout, r.stderr)
+	}
 	if n := dns.count("denied.test"); n != 0 {
-		t.Errorf("dig's query for denied.test left the sandbox %d times", n)
+		t.Errorf("a query for denied.test left the sandbox %d times", n)
 	}
 	expectNothingReached(t, other)
-	if n := web.accepted.Load(); n != 2 {
-		t.Errorf("allowed.test accepted %d connections, want 2 (Python and Go)", n)
+	if n := web.accepted.Load(); n != 3 {
+		t.Errorf("allowed.test accepted %d connections, want 3 (Python, Go, curl)", n)
 	}
 }
