@@ -47,28 +47,19 @@ func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
 			}
 		}
 	}()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var l [2]byte
-				if _, err := io.ReadFull(c, l[:]); err != nil {
-					return
-				}
-				q := make([]byte, binary.BigEndian.Uint16(l[:]))
-				if _, err := io.ReadFull(c, q); err != nil {
-					return
-				}
-				if msg := d.answer(q, records); msg != nil {
-					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
-				}
-			}()
+	serve(ln, func(c net.Conn) {
+		var l [2]byte
+		if _, err := io.ReadFull(c, l[:]); err != nil {
+			return
 		}
-	}()
+		q := make([]byte, binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(c, q); err != nil {
+			return
+		}
+		if msg := d.answer(q, records); msg != nil {
+			c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
+		}
+	})
 	return d
 }
 

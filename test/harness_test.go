@@ -240,3 +240,20 @@ func expectNothingReached(t testing.TB, denied ...*counter) {
 		}
 	}
 }
+
+// serve runs handle on every connection ln accepts (closing it after),
+// until ln is closed.
+func serve(ln net.Listener, handle func(net.Conn)) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+}

@@ -93,19 +93,10 @@ func TestSandboxModeHalfCloseAndBulk(t *testing.T) {
 	h := newTestHost(t)
 	ln := h.listen(t, "tcp4", h.addr+":0")
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				n, _ := io.Copy(io.Discard, c) // to the client's FIN
-				fmt.Fprintf(c, "got %d bytes", n)
-			}()
-		}
-	}()
+	serve(ln, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c) // to the client's FIN
+		fmt.Fprintf(c, "got %d bytes", n)
+	})
 	client := `import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 s.sendall(b"x" * 1048576)
@@ -284,20 +275,11 @@ func TestSandboxModeBulkChecksum(t *testing.T) {
 	h := newTestHost(t)
 	ln := h.listen(t, "tcp4", h.addr+":0")
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sum := sha256.New()
-				n, _ := io.Copy(sum, c)
-				fmt.Fprintf(c, "%d %x", n, sum.Sum(nil))
-			}()
-		}
-	}()
+	serve(ln, func(c net.Conn) {
+		sum := sha256.New()
+		n, _ := io.Copy(sum, c)
+		fmt.Fprintf(c, "%d %x", n, sum.Sum(nil))
+	})
 	client := `import hashlib, random, socket, sys
 block = random.Random(7).randbytes(1 << 20)
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
