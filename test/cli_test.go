@@ -33,6 +33,8 @@ func TestStartFailuresExit125(t *testing.T) {
 		{"unknown flag", append([]string{sandboxBin, "run", "--bogus", "--"}, touch...), "bogus"},
 		{"unknown net mode", append([]string{sandboxBin, "run", "--net", "wifi", "--"}, touch...), "wifi"},
 		{"unwritable log", append([]string{sandboxBin, "run", "--log", "/nonexistent/dir/log", "--"}, touch...), "/nonexistent/dir/log"},
+		{"--dns outside --net sandbox", append([]string{sandboxBin, "run", "--net", "host", "--dns", "127.0.0.1", "--"}, touch...), "--dns goes with --net sandbox"},
+		{"bad --dns", append([]string{sandboxBin, "run", "--dns", "resolver.example", "--"}, touch...), `--dns "resolver.example"`},
 	}
 	garbage := filepath.Join(t.TempDir(), "garbage")
 	if err := os.WriteFile(garbage, []byte("\x7fELF-not-really\x00\x01"), 0o755); err != nil {
@@ -70,7 +72,7 @@ func TestExitStatusAndStreams(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", `cat; echo "args:$#:$1:$2"; echo "env:$SANDBOX_TEST_VAR"; echo "cwd:$(pwd)"; echo err >&2`, "sh", "a b", "c")
+	cmd := exec.Command(sandboxBin, "run", "--dns", noDNS, "--", "sh", "-c", `cat; echo "args:$#:$1:$2"; echo "env:$SANDBOX_TEST_VAR"; echo "cwd:$(pwd)"; echo err >&2`, "sh", "a b", "c")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SANDBOX_TEST_VAR=v=1")
 	cmd.Stdin = strings.NewReader("from stdin\n")
@@ -94,7 +96,7 @@ func TestNoDescriptorLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", "ls /proc/$$/fd")
+	cmd := exec.Command(sandboxBin, "run", "--dns", noDNS, "--", "sh", "-c", "ls /proc/$$/fd")
 	cmd.ExtraFiles = []*os.File{f} // fd 3 in the sandbox, not close-on-exec
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -112,7 +114,7 @@ func TestSignalsReachProgram(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			ready := filepath.Join(t.TempDir(), "ready")
 			script := fmt.Sprintf(`trap 'echo got; exit 7' %d; touch %s; while :; do sleep 0.05; done`, int(sig), ready)
-			cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", script)
+			cmd := exec.Command(sandboxBin, "run", "--dns", noDNS, "--", "sh", "-c", script)
 			var out strings.Builder
 			cmd.Stdout = &out
 			if err := cmd.Start(); err != nil {
@@ -169,7 +171,7 @@ func TestAuditLog(t *testing.T) {
 	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n  - deny: tcp 127.0.0.1:%d\n    errno: ECONNREFUSED\n", allowed.port(), denied.port()))
 	logFile := filepath.Join(t.TempDir(), "audit.jsonl")
 	script := fmt.Sprintf("%s block tcp 127.0.0.1 %d 1; %s block tcp 127.0.0.1 %d 1", dial, allowed.port(), dial, denied.port())
-	r := runCmd(t, 30*time.Second, sandboxBin, "run", "--policy", pol, "--log", logFile, "--", "sh", "-c", script)
+	r := runCmd(t, 30*time.Second, sandboxBin, "run", "--net", "host", "--policy", pol, "--log", logFile, "--", "sh", "-c", script)
 	if r.status != 0 {
 		t.Fatalf("status %d: %s", r.status, r.stderr)
 	}

@@ -17,7 +17,7 @@ import (
 // chance to clean up), the program must not go on unsupervised: it dies.
 func TestSupervisorDeathKillsProgram(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	cmd := exec.Command(sandboxBin, "run", "--", "sh", "-c", "echo $$ > "+pidFile+"; exec sleep 60")
+	cmd := exec.Command(sandboxBin, "run", "--dns", noDNS, "--", "sh", "-c", "echo $$ > "+pidFile+"; exec sleep 60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

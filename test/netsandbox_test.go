@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// noDNS is the resolver tests give --net sandbox when they bring no DNS
-// server of their own: a closed loopback port, so a stray lookup fails
-// (SERVFAIL) instead of reaching the host's real resolver.
+// noDNS is the resolver tests give --net sandbox (the default mode) when
+// they bring no DNS server of their own: a closed loopback port, so a stray
+// lookup fails (SERVFAIL) instead of reaching the machine's real resolver.
 const noDNS = "127.0.0.1:9"
 
 // inSandboxMode is the argv that runs prog under --net sandbox.
