@@ -81,8 +81,10 @@ func sysConnect(c *call) {
 		default:
 			c.pass(sock, addr, d)
 		}
-	case unix.AF_NETLINK:
-		// Netlink talks to this machine's kernel only.
+	case unix.AF_NETLINK, unix.AF_PACKET:
+		// Netlink talks to this machine's kernel only; packet sockets
+		// have no connect at all (EOPNOTSUPP), and what they send is
+		// no connect's business.
 		c.pass(sock, addr, d)
 	default:
 		// vsock reaches the hypervisor, AF_RXRPC carries an IP address
@@ -211,6 +213,12 @@ func (c *call) connectUnixPath(sock int, path string) {
 		return
 	}
 	dirty := !childCreds.equal(c.s.creds)
+	lookup, err := prepareUnixLookup(c.task.tid, path)
+	if err != nil {
+		c.failClosed(err)
+		return
+	}
+	defer lookup.close()
 	var dec policy.Decision
 	var failure error
 	op := func() unix.Errno {
@@ -220,7 +228,7 @@ func (c *call) connectUnixPath(sock int, path string) {
 				return unix.EACCES
 			}
 		}
-		target, err := openUnixPath(c.task.tid, path)
+		target, err := lookup.open()
 		if err != nil {
 			if e, ok := err.(unix.Errno); ok {
 				return e // the child's own lookup fails so too
