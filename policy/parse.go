@@ -1,16 +1,22 @@
 package policy
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"net/netip"
 	"os"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
@@ -31,9 +37,8 @@ func Parse(name string, data []byte) (*Policy, error) {
 	p := &parser{file: name}
 	pol := p.parse(data)
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			a, b := p.errs[i].Pos, p.errs[j].Pos
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		slices.SortStableFunc(p.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
 		})
 		errs := make([]error, len(p.errs))
 		for i, e := range p.errs {
@@ -59,20 +64,38 @@ func (p *parser) nodeErrorf(n *yaml.Node, format string, a ...any) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yamlError turns an error of yaml.v3 into an *Error; yaml.v3 knows the
+// line of most syntax errors but never the column.
+func (p *parser) yamlError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	p.errorf(line, 1, "not valid YAML: %s", msg)
+}
+
 func (p *parser) parse(data []byte) *Policy {
+	// A Decoder rather than yaml.Unmarshal, which would silently ignore
+	// whatever follows a "---".
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 1
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		p.errorf(line, 1, "not valid YAML: %s", msg)
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		p.yamlError(err)
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.errorf(1, 1, "empty policy: a policy needs at least \"version: 1\"")
+		return nil
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		if err != nil {
+			p.yamlError(err)
+		} else {
+			p.nodeErrorf(&next, "a policy file holds one YAML document: remove the \"---\" and what follows, or merge the two")
+		}
 		return nil
 	}
 	top := doc.Content[0]
@@ -82,17 +105,11 @@ func (p *parser) parse(data []byte) *Policy {
 	}
 	pol := &Policy{Source: p.file, Default: Deny, Errno: syscall.EACCES}
 	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k, v := top.Content[i], top.Content[i+1]
-		if first, dup := seen[k.Value]; dup {
-			p.nodeErrorf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
-			continue
-		}
-		seen[k.Value] = k
+	for k, v := range p.pairs(top, seen, "") {
 		switch k.Value {
 		case "version":
-			if v.Kind != yaml.ScalarNode || v.Value != "1" {
-				p.nodeErrorf(v, "version %s: the only policy version is 1", quoteNode(v))
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || v.Value != "1" {
+				p.nodeErrorf(v, "version %s: the only policy version is 1 (a number, unquoted)", quoteNode(v))
 			}
 		case "default":
 			if verdict, ok := p.verdict(v); ok {
@@ -106,8 +123,8 @@ func (p *parser) parse(data []byte) *Policy {
 			pol.Rules = p.rules(v)
 		case "dns-denied":
 			switch {
-			case v.Kind == yaml.ScalarNode && v.Value == "NXDOMAIN":
-			case v.Kind == yaml.ScalarNode && v.Value == "REFUSED":
+			case isString(v) && v.Value == "NXDOMAIN":
+			case isString(v) && v.Value == "REFUSED":
 				pol.DNSRefused = true
 			default:
 				p.nodeErrorf(v, "dns-denied %s: want NXDOMAIN or REFUSED", quoteNode(v))
@@ -122,8 +139,37 @@ func (p *parser) parse(data []byte) *Policy {
 	return pol
 }
 
+// pairs yields the key/value pairs of mapping m whose key is a plain
+// string seen for the first time, recording it in seen; it reports the
+// others. where ("" or " in rule") completes the messages.
+func (p *parser) pairs(m *yaml.Node, seen map[string]*yaml.Node, where string) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if !isString(k) {
+				p.nodeErrorf(k, "a key%s must be a name such as version or allow, not a %s", where, kindName(k))
+				continue
+			}
+			if first, dup := seen[k.Value]; dup {
+				p.nodeErrorf(k, "duplicate key %q%s (first at line %d)", k.Value, where, first.Line)
+				continue
+			}
+			seen[k.Value] = k
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}
+
+// isString reports whether n is a string scalar: plain or quoted text, not
+// a number, a boolean, null or a value with a tag of its own.
+func isString(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str"
+}
+
 func (p *parser) verdict(v *yaml.Node) (Verdict, bool) {
-	if v.Kind == yaml.ScalarNode {
+	if isString(v) {
 		switch v.Value {
 		case "allow":
 			return Allow, true
@@ -136,7 +182,9 @@ func (p *parser) verdict(v *yaml.Node) (Verdict, bool) {
 }
 
 // errnoByName maps every errno name Linux knows to its value; errnoNames
-// lists the names, for suggestions.
+// lists the names, for suggestions. x/sys/unix has ErrnoName but no
+// reverse lookup (there is no unix.ErrnoValue), so the table is built from
+// ErrnoName once.
 var errnoByName, errnoNames = func() (map[string]syscall.Errno, []string) {
 	m := map[string]syscall.Errno{
 		// Aliases x/sys names only by their other spelling.
@@ -153,7 +201,7 @@ var errnoByName, errnoNames = func() (map[string]syscall.Errno, []string) {
 	for n := range m {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return m, names
 }()
 
@@ -165,7 +213,7 @@ func errnoName(e syscall.Errno) string {
 }
 
 func (p *parser) errno(v *yaml.Node) (syscall.Errno, bool) {
-	if v.Kind != yaml.ScalarNode || v.Value == "" {
+	if !isString(v) || v.Value == "" {
 		p.nodeErrorf(v, "errno %s: want an errno name such as EACCES", quoteNode(v))
 		return 0, false
 	}
@@ -181,7 +229,7 @@ func (p *parser) errno(v *yaml.Node) (syscall.Errno, bool) {
 }
 
 func (p *parser) rules(v *yaml.Node) []*Rule {
-	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
 		return nil // "rules:" with nothing under it
 	}
 	if v.Kind != yaml.SequenceNode {
@@ -204,21 +252,12 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 	}
 	var r Rule
 	var value, errnoNode *yaml.Node
-	seen := map[string]*yaml.Node{}
-	ok := true
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if first, dup := seen[k.Value]; dup {
-			p.nodeErrorf(k, "duplicate key %q in rule (first at line %d)", k.Value, first.Line)
-			ok = false
-			continue
-		}
-		seen[k.Value] = k
+	errs := len(p.errs) // the rule is kept only if it adds none
+	for k, v := range p.pairs(n, map[string]*yaml.Node{}, " in rule") {
 		switch k.Value {
 		case "allow", "deny":
 			if value != nil {
 				p.nodeErrorf(k, "a rule is either allow or deny, not both")
-				ok = false
 				continue
 			}
 			value = v
@@ -230,11 +269,10 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 			errnoNode = v
 		default:
 			p.nodeErrorf(k, "unknown key %q in rule (expected allow, deny or errno)", k.Value)
-			ok = false
 		}
 	}
 	if value == nil {
-		if ok {
+		if len(p.errs) == errs {
 			p.nodeErrorf(n, "rule has neither allow nor deny")
 		}
 		return nil
@@ -242,20 +280,17 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 	if errnoNode != nil {
 		if r.Verdict == Allow {
 			p.nodeErrorf(errnoNode, "errno applies only to deny rules: an allowed call returns what the real call returns")
-			ok = false
-		} else if e, good := p.errno(errnoNode); good {
+		} else if e, ok := p.errno(errnoNode); ok {
 			r.Errno = e
-		} else {
-			ok = false
 		}
 	}
 	r.Pos = Pos{p.file, value.Line, value.Column}
-	if value.Kind != yaml.ScalarNode || value.Value == "" {
+	if !isString(value) || value.Value == "" {
 		p.nodeErrorf(value, "%s %s: want PROTO DEST, such as tcp 127.0.0.1:8080", r.Verdict, quoteNode(value))
 		return nil
 	}
 	r.Text = value.Value
-	if !p.ruleText(&r, value) || !ok {
+	if !p.ruleText(&r, value) || len(p.errs) != errs {
 		return nil
 	}
 	return &r
@@ -264,22 +299,19 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 // ruleText parses "PROTO DEST" into r. Errors point into the value where
 // its text sits on one line as written (a plain scalar).
 func (p *parser) ruleText(r *Rule, v *yaml.Node) bool {
-	at := func(offset int) (int, int) {
-		if v.Style == 0 && !strings.Contains(v.Value, "\n") {
-			return v.Line, v.Column + offset
-		}
-		return v.Line, v.Column
-	}
+	text := v.Value
 	fail := func(offset int, format string, a ...any) bool {
-		line, col := at(offset)
-		p.errorf(line, col, format, a...)
+		col := v.Column
+		if v.Style == 0 && !strings.Contains(text, "\n") {
+			col += utf8.RuneCountInString(text[:offset]) // yaml counts columns in characters
+		}
+		p.errorf(v.Line, col, format, a...)
 		return false
 	}
-	text := v.Value
 	protoText, dest, found := strings.Cut(text, " ")
 	dest = strings.TrimLeft(dest, " ")
 	destOff := len(text) - len(dest)
-	if !found || dest == "" || strings.ContainsAny(dest, " \t") {
+	if !found || dest == "" || strings.ContainsFunc(dest, notGraphic) {
 		return fail(0, "rule %q: want PROTO DEST, such as tcp 127.0.0.1:8080", text)
 	}
 	proto, ok := protoNames[protoText]
@@ -314,6 +346,10 @@ func (p *parser) ruleText(r *Rule, v *yaml.Node) bool {
 	return true
 }
 
+// notGraphic is true of the runes a DEST may not hold: spaces and control
+// characters, which would also make messages quoting it unreadable.
+func notGraphic(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }
+
 // splitHostPorts splits "HOST[:PORTS]" and "[V6][:PORTS]".
 func splitHostPorts(dest string) (host, ports string, hasPorts bool, msg string) {
 	if strings.HasPrefix(dest, "[") {
@@ -322,14 +358,14 @@ func splitHostPorts(dest string) (host, ports string, hasPorts bool, msg string)
 			return "", "", false, fmt.Sprintf("%q: missing ] after the IPv6 address", dest)
 		}
 		host, rest := dest[1:end], dest[end+1:]
+		if !strings.Contains(host, ":") {
+			return "", "", false, fmt.Sprintf("%q: brackets are for IPv6 addresses and prefixes only", dest)
+		}
 		if rest == "" {
 			return host, "", false, ""
 		}
 		if !strings.HasPrefix(rest, ":") {
 			return "", "", false, fmt.Sprintf("%q: want [IPv6]:PORTS", dest)
-		}
-		if !strings.Contains(host, ":") {
-			return "", "", false, fmt.Sprintf("%q: brackets are for IPv6 addresses", dest)
 		}
 		return host, rest[1:], true, ""
 	}
@@ -376,11 +412,11 @@ func parseIPDest(host string) (ipDest, string) {
 	}
 	name, wildcard := strings.CutPrefix(host, "*.")
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	if !validHostname(name) {
+	if why := hostnameProblem(name); why != "" {
 		if wildcard {
-			return ipDest{}, fmt.Sprintf("%q: want *.SUFFIX with a valid domain suffix", host)
+			return ipDest{}, fmt.Sprintf("%q: want *.SUFFIX with a valid domain suffix (%s)", host, why)
 		}
-		return ipDest{}, fmt.Sprintf("%q is neither an address, a CIDR, * nor a valid host name", host)
+		return ipDest{}, fmt.Sprintf("%q is neither an address, a CIDR, * nor a valid host name (%s)", host, why)
 	}
 	return ipDest{name: name, wildcard: wildcard}, ""
 }
@@ -394,21 +430,34 @@ func canonical(p netip.Prefix) netip.Prefix {
 	return p
 }
 
-func validHostname(name string) bool {
-	if name == "" || len(name) > 253 {
-		return false
+// hostnameProblem says what makes name (lower case, no trailing dot) not a
+// DNS host name, or returns "".
+func hostnameProblem(name string) string {
+	if name == "" {
+		return "empty name"
 	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
+	if len(name) > 253 {
+		return "longer than 253 characters"
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		switch {
+		case label == "":
+			return "empty label"
+		case len(label) > 63:
+			return "a label is longer than 63 characters"
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "a label starts or ends with a hyphen"
 		}
 		for _, c := range label {
+			// Underscores are not in RFC 952 host names, but real names
+			// carry them (Docker Compose containers, some cloud hosts)
+			// and resolvers answer for them.
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
+				return fmt.Sprintf("%q: only letters, digits, hyphens, underscores and dots", c)
 			}
 		}
 	}
-	return true
+	return ""
 }
 
 // parsePorts parses "*", "N", "N-M" and comma lists of them. On error it
@@ -460,21 +509,27 @@ func parseUnixDest(dest string) (unixPattern, string) {
 		return unixPattern{any: true}, ""
 	case strings.HasPrefix(dest, "@"):
 		glob := dest[1:]
+		if glob == "" {
+			return unixPattern{}, "\"@\" needs an abstract name (glob) after it, such as @name or @*"
+		}
 		if _, err := path.Match(glob, ""); err != nil {
 			return unixPattern{}, fmt.Sprintf("%q: bad pattern: %v", dest, err)
 		}
 		return unixPattern{abstract: true, glob: glob}, ""
 	case strings.HasPrefix(dest, "/"):
-		if dir, ok := strings.CutSuffix(dest, "/**"); ok && !strings.ContainsAny(dir, "*?[\\") {
-			return unixPattern{tree: path.Clean(dir+"/") + "/"}, ""
-		}
-		if _, err := path.Match(dest, ""); err != nil {
+		glob, tree := strings.CutSuffix(dest, "/**")
+		if _, err := path.Match(glob, ""); err != nil {
 			return unixPattern{}, fmt.Sprintf("%q: bad pattern: %v", dest, err)
 		}
-		if path.Clean(dest) != dest {
-			return unixPattern{}, fmt.Sprintf("%q: write the path as %s (paths are matched after symlinks and .. are resolved)", dest, path.Clean(dest))
+		// Requests name resolved paths, so an unclean pattern would
+		// never match what it seems to.
+		if clean := path.Clean(glob); clean != glob && !(tree && glob == "") {
+			if tree {
+				clean = strings.TrimSuffix(clean, "/") + "/**"
+			}
+			return unixPattern{}, fmt.Sprintf("%q: write the path as %s (paths are matched after symlinks and .. are resolved)", dest, clean)
 		}
-		return unixPattern{glob: dest}, ""
+		return unixPattern{glob: glob, tree: tree}, ""
 	}
 	return unixPattern{}, fmt.Sprintf("unix destination %q: want an absolute path (glob), @abstract-name or *", dest)
 }

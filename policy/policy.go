@@ -82,6 +82,8 @@ type Error struct {
 	Msg string
 }
 
+// Error is "file:line:col: msg", so that editors and terminals can jump to
+// the mistake.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Request is one destination a program names.

@@ -2,7 +2,12 @@ package policy
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +25,7 @@ func mustParse(t testing.TB, text string) *Policy {
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, text string
-		want       []string // each "line:col: substring", in order
+		want       []string // each "LINE:COL: substring of the message", in order
 	}{
 		{"not yaml", "version: 1\nrules: [\n", []string{"2:1: not valid YAML"}},
 		{"empty", "", []string{"1:1: empty policy"}},
@@ -57,6 +62,35 @@ func TestParseErrors(t *testing.T) {
 		{"relative unix", "version: 1\nrules:\n  - allow: unix run/x.sock\n", []string{"3:17: unix destination \"run/x.sock\""}},
 		{"unclean unix", "version: 1\nrules:\n  - allow: unix /run/../x.sock\n", []string{"3:17: \"/run/../x.sock\": write the path as /x.sock"}},
 		{"bad glob", "version: 1\nrules:\n  - allow: unix /run/[x\n", []string{"3:17: \"/run/[x\": bad pattern"}},
+		{"two documents", "version: 1\n---\nrules: []\n", []string{"2:1: a policy file holds one YAML document"}},
+		{"quoted version", "version: \"1\"\n", []string{"1:10: version \"1\": the only policy version is 1"}},
+		{"version as a list", "version: [1]\n", []string{"1:10: version (a list)"}},
+		{"key not a name", "version: 1\n[a]: 1\n", []string{"2:1: a key must be a name"}},
+		{"tagged default", "version: 1\ndefault: !foo allow\n", []string{"2:10: default \"allow\": want allow or deny"}},
+		{"default as a list", "version: 1\ndefault: [deny]\n", []string{"2:10: default (a list)"}},
+		{"errno as a list", "version: 1\nrules:\n  - deny: tcp *\n    errno: [EPERM]\n", []string{"4:12: errno (a list): want an errno name"}},
+		{"duplicate key in rule", "version: 1\nrules:\n  - deny: tcp *\n    deny: udp *\n", []string{"4:5: duplicate key \"deny\" in rule (first at line 3)"}},
+		{"rule value a number", "version: 1\nrules:\n  - allow: 8080\n", []string{"3:12: allow \"8080\": want PROTO DEST"}},
+		{"rule value empty", "version: 1\nrules:\n  - deny:\n", []string{"3:10: deny \"\": want PROTO DEST"}},
+		{"rule value a list", "version: 1\nrules:\n  - allow: [tcp, \"*\"]\n", []string{"3:12: allow (a list): want PROTO DEST"}},
+		{"two dests", "version: 1\nrules:\n  - allow: tcp 127.0.0.1 ::1\n", []string{"3:12: rule \"tcp 127.0.0.1 ::1\": want PROTO DEST"}},
+		{"unbracketed v6 cidr", "version: 1\nrules:\n  - allow: ip fd00::/8\n", []string{"3:15: \"fd00::/8\": IPv6 addresses go in brackets"}},
+		{"bracketed v4", "version: 1\nrules:\n  - allow: tcp [127.0.0.1]:80\n", []string{"3:16: \"[127.0.0.1]:80\": brackets are for IPv6"}},
+		{"bracketed name", "version: 1\nrules:\n  - allow: tcp [example.com]\n", []string{"3:16: \"[example.com]\": brackets are for IPv6"}},
+		{"junk after bracket", "version: 1\nrules:\n  - allow: udp [::1]53\n", []string{"3:16: \"[::1]53\": want [IPv6]:PORTS"}},
+		{"bad v6 cidr", "version: 1\nrules:\n  - allow: ip [fd00::/129]\n", []string{"3:15: \"fd00::/129\" is not a valid CIDR"}},
+		{"short ipv4", "version: 1\nrules:\n  - allow: tcp 127.1\n", []string{"3:16: \"127.1\" is not a valid IPv4 address"}},
+		{"label too long", "version: 1\nrules:\n  - allow: tcp " + strings.Repeat("a", 64) + ".test\n", []string{"3:16: a label is longer than 63 characters"}},
+		{"name too long", "version: 1\nrules:\n  - allow: tcp " + strings.Repeat("abcdefg.", 32) + "test\n", []string{"3:16: longer than 253 characters"}},
+		{"hyphen at label end", "version: 1\nrules:\n  - allow: tcp a-.test\n", []string{"3:16: \"a-.test\" is neither an address"}},
+		{"empty wildcard", "version: 1\nrules:\n  - allow: tcp *.:443\n", []string{"3:16: \"*.\": want *.SUFFIX"}},
+		{"wildcard inside", "version: 1\nrules:\n  - allow: tcp a.*.test\n", []string{"3:16: \"a.*.test\" is neither an address"}},
+		{"open range", "version: 1\nrules:\n  - allow: tcp *:1000-\n", []string{"3:23: port \"\" is not a number"}},
+		{"star in a list", "version: 1\nrules:\n  - allow: tcp *:80,*\n", []string{"3:21: port \"*\" is not a number"}},
+		{"empty abstract", "version: 1\nrules:\n  - allow: unix @\n", []string{"3:17: \"@\" needs an abstract name"}},
+		{"bad abstract glob", "version: 1\nrules:\n  - allow: unix @[\n", []string{"3:17: \"@[\": bad pattern"}},
+		{"unclean tree", "version: 1\nrules:\n  - allow: unix /run/../**\n", []string{"3:17: \"/run/../**\": write the path as /**"}},
+		{"trailing slash", "version: 1\nrules:\n  - allow: unix /run/\n", []string{"3:17: \"/run/\": write the path as /run"}},
 		{"several mistakes, all reported", "version: 1\ndefault: no\nrules:\n  - allow: tcp *:99999\n  - deny: udp 1.2.3\n", []string{"2:10: default", "4:18: port 99999", "5:15: \"1.2.3\" is not a valid IPv4"}},
 	}
 	for _, tt := range tests {
@@ -70,7 +104,8 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got %d errors, want %d:\n%v", len(lines), len(tt.want), err)
 			}
 			for i, w := range tt.want {
-				if !strings.HasPrefix(lines[i], "p.yaml:") || !strings.Contains(lines[i], w) {
+				pos, msg, _ := strings.Cut(w, ": ")
+				if !strings.HasPrefix(lines[i], "p.yaml:"+pos+": ") || !strings.Contains(lines[i], msg) {
 					t.Errorf("error %d = %q, want it to contain %q", i, lines[i], w)
 				}
 			}
@@ -99,8 +134,22 @@ rules:
   - allow: ip [fd00::/8]
   - allow: unix /srv/**
   - deny: "tcp 10.0.0.0/8"
+  - allow: ip *
+  - allow: tcp *:*
+  - allow: unix *
+  - allow: tcp 198.18.0.1:80,443,8000-8080
+  - allow: tcp [fd00::/8]:443
+  - allow: tcp Example.COM.:443
+  - allow: unix /**
+  - allow: unix /run/*/**
+  - allow: udp 0.0.0.0/0:0
+  - allow: tcp [::ffff:127.0.0.1]:80
+  - allow: 'unix @*'
+  - allow: tcp   *.com
+  - deny: ip [::]:65535
+  - allow: tcp project_db_1:5432
 `)
-	if p.Default != Allow || p.Errno != syscall.ECONNREFUSED || len(p.Rules) != 11 {
+	if p.Default != Allow || p.Errno != syscall.ECONNREFUSED || len(p.Rules) != 25 {
 		t.Fatalf("got default %v errno %v and %d rules", p.Default, p.Errno, len(p.Rules))
 	}
 	wantSummaries := []string{
@@ -115,6 +164,20 @@ rules:
 		"allow ip fd00::/8 all ports",
 		"allow unix paths under /srv/",
 		"deny tcp 10.0.0.0/8 all ports",
+		"allow ip any address all ports",
+		"allow tcp any address all ports",
+		"allow unix any unix socket",
+		"allow tcp 198.18.0.1 ports 80,443,8000-8080",
+		"allow tcp fd00::/8 port 443",
+		"allow tcp host example.com port 443",
+		"allow unix paths under /",
+		"allow unix paths under /run/*/",
+		"allow udp 0.0.0.0/0 port 0",
+		"allow tcp 127.0.0.1 port 80",
+		"allow unix abstract names matching *",
+		"allow tcp hosts *.com all ports",
+		"deny ip :: port 65535",
+		"allow tcp host project_db_1 port 5432",
 	}
 	for i, r := range p.Rules {
 		if r.Summary() != wantSummaries[i] {
@@ -124,7 +187,7 @@ rules:
 	if r := p.Rules[0]; r.Pos != (Pos{"p.yaml", 5, 12}) || r.Text != "tcp 127.0.0.1:8080" {
 		t.Errorf("rule 0 at %v text %q", r.Pos, r.Text)
 	}
-	if got := p.HostnameRules(); len(got) != 2 || got[0] != p.Rules[3] || got[1] != p.Rules[4] {
+	if got := p.HostnameRules(); len(got) != 5 || got[0] != p.Rules[3] || got[1] != p.Rules[4] || got[2] != p.Rules[16] || got[3] != p.Rules[22] || got[4] != p.Rules[24] {
 		t.Errorf("HostnameRules = %v", got)
 	}
 	if p := mustParse(t, "version: 1\nrules:\n"); p.Default != Deny || p.Errno != syscall.EACCES || len(p.Rules) != 0 {
@@ -191,6 +254,24 @@ rules:
 		{"abstract", Request{Proto: Unix, Unix: "@abs-1"}, Allow, 0, 9},
 		{"abstract is not a path", Request{Proto: Unix, Unix: "@/srv/x"}, Deny, syscall.EPERM, -1},
 		{"tcp rule not unix", Request{Proto: Unix, Unix: "/x"}, Deny, syscall.EPERM, -1},
+		{"tcp rule not other ip", Request{Proto: OtherIP, Addr: ip("127.0.0.1")}, Deny, syscall.EPERM, -1},
+		{"v4 rule never v6", Request{Proto: TCP, Addr: ip("::7f00:1"), Port: 80}, Deny, syscall.EPERM, -1},
+		{"v6 cidr low edge", Request{Proto: UDP, Addr: ip("fd00::"), Port: 1}, Allow, 0, 6},
+		{"v6 cidr high edge", Request{Proto: TCP, Addr: ip("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Port: 1}, Allow, 0, 6},
+		{"v6 cidr below", Request{Proto: TCP, Addr: ip("fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Port: 1}, Deny, syscall.EPERM, -1},
+		{"v4 cidr below", Request{Proto: TCP, Addr: ip("126.255.255.255"), Port: 1}, Deny, syscall.EPERM, -1},
+		{"range below", Request{Proto: TCP, Addr: ip("198.18.0.255"), Port: 999}, Deny, syscall.EPERM, -1},
+		{"cidr edge, range", Request{Proto: TCP, Addr: ip("198.18.0.255"), Port: 1500}, Allow, 0, 3},
+		{"ip star, v6, ip rule meets tcp", Request{Proto: TCP, Addr: ip("2001:db8::1"), Port: 9}, Deny, syscall.EPERM, 10},
+		{"ip star, other ip", Request{Proto: OtherIP, Addr: ip("198.18.0.1"), Port: 9}, Deny, syscall.EPERM, 10},
+		{"name needs its port", Request{Proto: TCP, Addr: ip("198.18.1.1"), Port: 80, Names: []string{"example.com"}}, Deny, syscall.EPERM, -1},
+		{"name needs its proto", Request{Proto: UDP, Addr: ip("198.18.1.1"), Port: 443, Names: []string{"example.com"}}, Deny, syscall.EPERM, -1},
+		{"any of the names", Request{Proto: TCP, Addr: ip("198.18.1.1"), Port: 443, Names: []string{"cdn.test", "example.com"}}, Allow, 0, 4},
+		{"not a subdomain", Request{Proto: TCP, Addr: ip("198.18.1.1"), Port: 443, Names: []string{"www.example.com"}}, Deny, syscall.EPERM, -1},
+		{"unix glob case", Request{Proto: Unix, Unix: "/run/PostgreSQL/s"}, Deny, syscall.EPERM, -1},
+		{"unix tree, not the dir itself", Request{Proto: Unix, Unix: "/srv"}, Deny, syscall.EPERM, -1},
+		{"abstract with NUL", Request{Proto: Unix, Unix: "@abs-\x00x"}, Allow, 0, 9},
+		{"path is not abstract", Request{Proto: Unix, Unix: "/abs-1"}, Deny, syscall.EPERM, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,9 +285,71 @@ rules:
 			}
 		})
 	}
-	allow := mustParse(t, "version: 1\ndefault: allow\n")
-	if d := allow.Decide(Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 1}); d.Verdict != Allow || d.Errno != 0 {
+	allow := mustParse(t, "version: 1\ndefault: allow\nrules:\n  - deny: tcp *:25\n")
+	if d := allow.Decide(Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 1}); d.Verdict != Allow || d.Errno != 0 || d.Rule != nil {
 		t.Errorf("default allow: %+v", d)
+	}
+	if d := allow.Decide(Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 25}); d.Verdict != Deny || d.Errno != syscall.EACCES || d.Rule != allow.Rules[0] {
+		t.Errorf("deny rule without errno in a policy without errno: %+v, want EACCES", d)
+	}
+}
+
+// TestDecideUnix covers the unix destinations the first table does not.
+func TestDecideUnix(t *testing.T) {
+	p := mustParse(t, `version: 1
+rules:
+  - deny: unix /run/*/secret.sock
+  - allow: unix /run/*/**
+  - allow: unix /**
+`)
+	for dest, want := range map[string]int{ // index of the deciding rule; -1 for the default
+		"/run/a/secret.sock":   0,
+		"/run/a/b/secret.sock": 1,
+		"/run/a/x.sock":        1,
+		"/run/x.sock":          2, // not below a directory /run/*
+		"/x":                   2,
+		"@x":                   -1, // paths only
+	} {
+		d := p.Decide(Request{Proto: Unix, Unix: dest})
+		got := slices.Index(p.Rules, d.Rule)
+		if got != want {
+			t.Errorf("%q decided by rule %d, want %d", dest, got, want)
+		}
+	}
+	anyUnix := mustParse(t, "version: 1\nrules:\n  - allow: unix *\n")
+	for _, dest := range []string{"/a", "@", "@x/y", ""} {
+		if d := anyUnix.Decide(Request{Proto: Unix, Unix: dest}); d.Verdict != Allow {
+			t.Errorf("unix * on %q: %v", dest, d.Verdict)
+		}
+	}
+	if d := anyUnix.Decide(Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 1}); d.Verdict != Deny {
+		t.Errorf("unix * allowed TCP")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("version: 1\nrules:\n  - allow: tcp 127.0.0.1:80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(good)
+	if err != nil || p.Source != good || p.Rules[0].Pos != (Pos{good, 3, 12}) {
+		t.Fatalf("Load(%s) = %+v, %v", good, p, err)
+	}
+	if got := p.Rules[0].Pos.Short(); got != good+":3" {
+		t.Errorf("Short() = %q", got)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	if _, err := Load(missing); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Load of a missing file: %v; want ErrNotExist naming the path", err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\ndefault: no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":2:10: ") {
+		t.Errorf("Load of a bad file: %v", err)
 	}
 }
 
@@ -240,16 +383,24 @@ func FuzzParse(f *testing.F) {
 		"version: 1\ndefault: allow\nerrno: EPERM\nrules:\n  - allow: tcp 127.0.0.1:8080\n  - deny: udp [::1]:1-2,5\n    errno: ECONNREFUSED\n",
 		"version: 1\nrules:\n  - allow: unix /run/*\n  - allow: unix @x*\n  - allow: tcp *.a.b:*\n  - allow: ip [fd00::/8]\n",
 		"version: 1\nrules: [ {allow: 'tcp *'}, {deny: 'udp 1.2.3.4/32:53'} ]\n",
+		"version: 1\nrules:\n  - allow: unix /**\n  - allow: unix /run/*/**\n  - allow: tcp example.com.:80,443,8000-8080\n",
+		"version: 1\nrules:\n  - allow: tcp [::ffff:127.0.0.1]:80\n  - allow: udp 0.0.0.0/0:0\n  - deny: ip *\n",
+		"version: 1\n---\nversion: 1\n",
+		"version: 1\nrules:\n  - alow: tcp *:70000\n    errno: EACES\n  - allow: udp ::1:53\n",
+		"a: &x [*x]\n",
 		"{",
 	} {
 		f.Add([]byte(seed))
 	}
 	reqs := []Request{
 		{Proto: TCP, Addr: ip("127.0.0.1"), Port: 80},
+		{Proto: TCP, Addr: ip("::ffff:127.0.0.1"), Port: 8080},
 		{Proto: UDP, Addr: ip("::1"), Port: 53, Names: []string{"a.b"}},
 		{Proto: OtherIP, Addr: ip("198.18.0.1")},
+		{Proto: TCP, Port: 1, Names: []string{"example.com."}}, // no address
 		{Proto: Unix, Unix: "/run/x"},
 		{Proto: Unix, Unix: "@x"},
+		{Proto: Unix},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("f.yaml", data)
@@ -257,22 +408,30 @@ func FuzzParse(f *testing.F) {
 			if p != nil {
 				t.Fatal("Parse returned both a policy and an error")
 			}
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if !strings.HasPrefix(line, "f.yaml:") {
-					t.Fatalf("error line %q does not start with file:line:col", line)
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap()
+			}
+			for _, e := range errs {
+				pe, ok := e.(*Error)
+				if !ok || pe.Pos.File != "f.yaml" || pe.Pos.Line < 1 || pe.Pos.Col < 1 || pe.Msg == "" || strings.Contains(pe.Msg, "\n") {
+					t.Fatalf("malformed error %#v", e)
 				}
 			}
 			return
 		}
 		for _, r := range p.Rules {
-			if r.Summary() == "" || r.Verdict == 0 {
-				t.Fatalf("rule %q: empty summary or verdict", r.Text)
+			if r.Summary() == "" || r.Verdict == 0 || r.Text == "" || r.Pos.Line < 1 {
+				t.Fatalf("rule %q: empty summary, verdict, text or position", r.Text)
+			}
+			if r.Errno != 0 && r.Verdict != Deny {
+				t.Fatalf("rule %q: errno on an allow rule", r.Text)
 			}
 		}
 		for _, req := range reqs {
 			d := p.Decide(req)
-			if d.Verdict == Deny && d.Errno == 0 {
-				t.Fatalf("denied %+v without an errno", req)
+			if (d.Verdict == Deny) != (d.Errno != 0) {
+				t.Fatalf("%+v: verdict %v with errno %v", req, d.Verdict, d.Errno)
 			}
 		}
 	})
@@ -286,43 +445,85 @@ rules:
   - deny: udp 198.18.0.0/15:53
     errno: ECONNREFUSED
   - allow: ip 10.1.2.3
+  - allow: tcp [::ffff:192.0.2.0/120]:443
+  - deny: ip [::/0]
+  - allow: tcp *.example.org:80,443
   - allow: udp *:5353
   - allow: unix /run/**
+  - allow: unix @abs-*
 `)
-	f.Add([]byte{127, 0, 0, 1}, uint16(80), uint8(1))
-	f.Add([]byte{198, 18, 3, 4}, uint16(53), uint8(2))
-	f.Add([]byte{10, 1, 2, 3}, uint16(9), uint8(3))
-	f.Fuzz(func(t *testing.T, a []byte, port uint16, proto uint8) {
-		if len(a) != 4 {
+	f.Add([]byte{127, 0, 0, 1}, uint16(80), uint8(1), "")
+	f.Add([]byte{198, 18, 3, 4}, uint16(53), uint8(2), "")
+	f.Add([]byte{10, 1, 2, 3}, uint16(9), uint8(3), "x")
+	f.Add([]byte{192, 0, 2, 200}, uint16(443), uint8(1), "a.example.org")
+	f.Add([]byte{198, 18, 0, 1}, uint16(80), uint8(4), "/run/a/b")
+	f.Add([]byte{0, 0, 0, 0}, uint16(0), uint8(4), "@abs-1")
+	f.Fuzz(func(t *testing.T, a []byte, port uint16, proto uint8, name string) {
+		if len(a) < 4 {
+			return
+		}
+		pr := Proto(proto%4 + 1)
+		if pr == Unix {
+			if d := p.Decide(Request{Proto: Unix, Unix: name}); (d.Verdict == Deny) != (d.Errno != 0) {
+				t.Fatalf("unix %q: verdict %v with errno %v", name, d.Verdict, d.Errno)
+			}
 			return
 		}
 		v4 := netip.AddrFrom4([4]byte(a))
 		mapped := netip.AddrFrom16(v4.As16())
-		pr := Proto(proto%3 + 1)
-		d4 := p.Decide(Request{Proto: pr, Addr: v4, Port: port})
-		d6 := p.Decide(Request{Proto: pr, Addr: mapped, Port: port})
+		names := []string{name}
+		d4 := p.Decide(Request{Proto: pr, Addr: v4, Port: port, Names: names})
+		d6 := p.Decide(Request{Proto: pr, Addr: mapped, Port: port, Names: names})
 		if d4 != d6 {
 			t.Fatalf("%v and %v decided differently: %+v vs %+v", v4, mapped, d4, d6)
 		}
 		if (d4.Verdict == Deny) != (d4.Errno != 0) {
 			t.Fatalf("verdict %v with errno %v", d4.Verdict, d4.Errno)
 		}
+		if len(a) >= 16 { // a real IPv6 address never meets an IPv4 rule
+			v6 := netip.AddrFrom16([16]byte(a))
+			if d := p.Decide(Request{Proto: pr, Addr: v6, Port: port}); !v6.Is4In6() && d.Rule != nil && d.Rule != p.Rules[4] {
+				t.Fatalf("%v decided by %q", v6, d.Rule.Text)
+			}
+		}
 	})
 }
 
+// BenchmarkDecide decides against a 20-rule policy of every kind of IP
+// rule: the request matches the last rule, or none.
 func BenchmarkDecide(b *testing.B) {
-	text := "version: 1\ndefault: deny\nrules:\n"
-	for i := range 19 {
-		text += "  - allow: tcp 198.18." + string(rune('0'+i%10)) + ".0/24:1000-2000\n"
+	var rules []string
+	for i := range 4 {
+		rules = append(rules,
+			fmt.Sprintf("allow: tcp 198.18.%d.0/24:1000-2000", i),
+			fmt.Sprintf("deny: udp [fd00:%x::/32]:53,5353", i),
+			fmt.Sprintf("allow: tcp host%d.example.com:443", i),
+			fmt.Sprintf("allow: tcp *.cdn%d.example.net:80,443", i),
+			fmt.Sprintf("allow: unix /run/app%d/**", i))
 	}
-	text += "  - allow: tcp 127.0.0.1:8080\n"
-	p := mustParse(b, text)
-	req := Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080}
-	b.ReportAllocs()
-	for b.Loop() {
-		if p.Decide(req).Verdict != Allow {
-			b.Fatal("not allowed")
-		}
+	rules = append(rules[:19], "allow: tcp 127.0.0.1:8080")
+	p := mustParse(b, "version: 1\ndefault: deny\nrules:\n  - "+strings.Join(rules, "\n  - ")+"\n")
+	if len(p.Rules) != 20 {
+		b.Fatalf("%d rules", len(p.Rules))
+	}
+	names := []string{"www.example.org", "other.example.org"}
+	for _, bm := range []struct {
+		name string
+		req  Request
+		want Verdict
+	}{
+		{"last rule", Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080, Names: names}, Allow},
+		{"v4-mapped", Request{Proto: TCP, Addr: ip("::ffff:127.0.0.1"), Port: 8080, Names: names}, Allow},
+		{"default", Request{Proto: TCP, Addr: ip("198.18.9.1"), Port: 8080, Names: names}, Deny},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p.Decide(bm.req).Verdict != bm.want {
+					b.Fatal("wrong verdict")
+				}
+			}
+		})
 	}
 }
 

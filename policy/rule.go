@@ -120,8 +120,8 @@ func (s portSet) String() string {
 type unixPattern struct {
 	any      bool
 	abstract bool   // glob matches abstract names (without the @)
-	glob     string // path.Match pattern
-	tree     string // "/dir/" for a "/dir/**" rule: everything below dir
+	glob     string // path.Match pattern; for a tree, the directory's
+	tree     bool   // written "glob/**": everything below glob matches
 }
 
 func (u unixPattern) matches(dest string) bool {
@@ -138,11 +138,21 @@ func (u unixPattern) matches(dest string) bool {
 	if u.abstract {
 		return false
 	}
-	if u.tree != "" {
-		return strings.HasPrefix(dest, u.tree)
+	if !u.tree {
+		m, _ := path.Match(u.glob, dest)
+		return m
 	}
-	m, _ := path.Match(u.glob, dest)
-	return m
+	// Below the directory: some "/" of dest ends a prefix that matches
+	// the directory's glob, and something follows it. The glob "" of
+	// "/**" is matched by the empty prefix before the root's "/".
+	for i := range len(dest) - 1 {
+		if dest[i] == '/' {
+			if m, _ := path.Match(u.glob, dest[:i]); m {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (u unixPattern) String() string {
@@ -151,8 +161,8 @@ func (u unixPattern) String() string {
 		return "any unix socket"
 	case u.abstract:
 		return "abstract names matching " + u.glob
-	case u.tree != "":
-		return "paths under " + u.tree
+	case u.tree:
+		return "paths under " + u.glob + "/"
 	}
 	return "paths matching " + u.glob
 }
