@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -16,17 +17,54 @@ import (
 // the listener fd and the notify ioctls): libseccomp 2.5.0 and a kernel ≥ 5.0.
 const minAPI = 5
 
-// Install loads a filter into the calling thread that returns
-// SECCOMP_RET_USER_NOTIF for each syscall named in notify, allows every other
-// native x86-64 call, and kills the process for any other architecture or ABI
-// (ia32 int 0x80, x32): a call made through another ABI has other syscall
-// numbers, so allowing it would bypass every trap. It sets no_new_privs, as
-// unprivileged seccomp requires, and returns the notification listener fd.
+// Rule is one row of the filter: what happens to one syscall, or to the
+// calls of it whose register arguments meet every condition in When.
+// Conditions look only at registers, which the kernel copied before the
+// filter ran, so a rule cannot be raced the way a pointer's target can.
+type Rule struct {
+	// Syscall is the call's name on x86-64, such as "connect".
+	Syscall string
+	// Errno fails the call with it without running it; 0 traps the call
+	// to the supervisor (SECCOMP_RET_USER_NOTIF).
+	Errno unix.Errno
+	// When lists the conditions, all of which must hold; none means
+	// every call.
+	When []Cond
+}
+
+// Cond compares one register argument: Arg&Mask Op Value.
+type Cond struct {
+	Arg   uint // 0 to 5
+	Op    Op
+	Value uint64
+	// Mask applies only to MaskedEqual.
+	Mask uint64
+}
+
+// Op is a comparison a Cond makes.
+type Op int
+
+// The comparisons a Cond can make.
+const (
+	Equal Op = iota
+	NotEqual
+	MaskedEqual
+)
+
+// Install loads a filter into the calling thread that applies rules, allows
+// every other native x86-64 call, and kills the process for any other
+// architecture or ABI (ia32 int 0x80, x32): a call made through another ABI
+// has other syscall numbers, so allowing it would bypass every trap. It sets
+// no_new_privs, as unprivileged seccomp requires, and returns the
+// notification listener fd.
+//
+// Rules for one syscall must not overlap (libseccomp would have to pick one
+// action for a call both match).
 //
 // The filter applies to the calling thread and everything it later forks or
 // execs, so the caller must hold its OS thread (runtime.LockOSThread) from
 // Install until it execs.
-func Install(notify []string) (listener int, err error) {
+func Install(rules []Rule) (listener int, err error) {
 	filter, err := libseccomp.NewFilter(libseccomp.ActAllow)
 	if err != nil {
 		return -1, fmt.Errorf("create seccomp filter: %w", err)
@@ -39,13 +77,9 @@ func Install(notify []string) (listener int, err error) {
 	if err := filter.SetBadArchAction(libseccomp.ActKillProcess); err != nil {
 		return -1, fmt.Errorf("set seccomp bad-arch action: %w", err)
 	}
-	for _, name := range notify {
-		nr, err := libseccomp.GetSyscallFromName(name)
-		if err != nil {
-			return -1, fmt.Errorf("seccomp: unknown syscall %q: %w", name, err)
-		}
-		if err := filter.AddRule(nr, libseccomp.ActNotify); err != nil {
-			return -1, fmt.Errorf("seccomp: trap %s: %w", name, err)
+	for _, r := range rules {
+		if err := addRule(filter, r); err != nil {
+			return -1, err
 		}
 	}
 	prog, err := exportBPF(filter)
@@ -53,6 +87,50 @@ func Install(notify []string) (listener int, err error) {
 		return -1, err
 	}
 	return load(prog)
+}
+
+func addRule(filter *libseccomp.ScmpFilter, r Rule) error {
+	nr, err := libseccomp.GetSyscallFromName(r.Syscall)
+	if err != nil {
+		return fmt.Errorf("seccomp: unknown syscall %q: %w", r.Syscall, err)
+	}
+	action := libseccomp.ActNotify
+	if r.Errno != 0 {
+		action = libseccomp.ActErrno.SetReturnCode(int16(r.Errno))
+	}
+	if len(r.When) == 0 {
+		err = filter.AddRule(nr, action)
+	} else {
+		conds := make([]libseccomp.ScmpCondition, len(r.When))
+		for i, c := range r.When {
+			op, a, b := libseccomp.CompareEqual, c.Value, uint64(0)
+			switch c.Op {
+			case NotEqual:
+				op = libseccomp.CompareNotEqual
+			case MaskedEqual:
+				op, a, b = libseccomp.CompareMaskedEqual, c.Mask, c.Value
+			}
+			if conds[i], err = libseccomp.MakeCondition(c.Arg, op, a, b); err != nil {
+				return fmt.Errorf("seccomp: %s condition %d: %w", r.Syscall, i, err)
+			}
+		}
+		err = filter.AddRuleConditionalExact(nr, action, conds)
+	}
+	if err != nil {
+		return fmt.Errorf("seccomp: rule for %s: %w", r.Syscall, err)
+	}
+	return nil
+}
+
+// Notified lists the syscalls rules trap to the supervisor, for NewListener.
+func Notified(rules []Rule) []string {
+	var names []string
+	for _, r := range rules {
+		if r.Errno == 0 && !slices.Contains(names, r.Syscall) {
+			names = append(names, r.Syscall)
+		}
+	}
+	return names
 }
 
 // exportBPF compiles the filter to classic BPF.

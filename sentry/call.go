@@ -20,6 +20,9 @@ type call struct {
 	rec     Record
 	start   time.Time
 	replied bool
+	// quiet: the call named no new destination (a send on a connected
+	// socket): unless something is recorded of it, it is not logged.
+	quiet bool
 
 	// onReceiver: handled on a receiver goroutine, which the monitor
 	// replaces (handedOff) when the call takes long.
@@ -43,7 +46,7 @@ func (s *Supervisor) handle(c *call) {
 	s.monitor.add(c)
 	defer s.monitor.remove(c)
 	defer c.finish()
-	h := handlers[n.Syscall]
+	h := handlers[n.Syscall].fn
 	if h == nil {
 		// The filter traps only what handlers lists; anything else is
 		// a bug, and a bug fails closed.
@@ -91,7 +94,7 @@ func (c *call) attach(reopen bool) bool {
 }
 
 func (c *call) finish() {
-	if c.s.audit == nil {
+	if c.s.audit == nil || c.quiet && c.rec.Verdict == "" && c.replied {
 		return
 	}
 	c.rec.TookUS = float64(time.Since(c.start).Nanoseconds()) / 1e3
@@ -161,36 +164,51 @@ func (c *call) respond(val int64, errno unix.Errno) {
 // perform makes the call for the child with op, which must use only the
 // supervisor's copies of the child's arguments, and answers with its result.
 func (c *call) perform(op func() unix.Errno) {
-	c.performDirty(false, op, nil)
+	c.performDirty(false, errnoOnly(op), nil)
 }
 
-// performDirty is perform for an op that may change its thread's identity
-// (dirty: the thread is discarded afterwards); after, if set, runs once op
-// has returned, before the answer, to complete the audit record.
+// errnoOnly adapts an op whose only result is an errno.
+func errnoOnly(op func() unix.Errno) func() (int64, unix.Errno) {
+	return func() (int64, unix.Errno) { return 0, op() }
+}
+
+// performDirty is perform for an op that returns a value and may change
+// its thread's identity (dirty: the thread is discarded afterwards); after,
+// if set, runs once op has returned, before the answer, to complete the
+// audit record.
+func (c *call) performDirty(dirty bool, op func() (int64, unix.Errno), after func(unix.Errno)) {
+	val, errno, aborted := c.run(dirty, op)
+	if after != nil {
+		after(errno)
+	}
+	c.answer(val, errno, aborted)
+}
+
+// run makes one call for the child and returns its result; aborted reports
+// that the monitor interrupted it (see answer).
 //
 // The caller waits killably (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so an
 // answer sent is an answer heard, unless the caller was killed: the call is
 // made exactly once, as the program's own would be.
-func (c *call) performDirty(dirty bool, op func() unix.Errno, after func(unix.Errno)) {
-	var errno unix.Errno
-	var aborted bool
-	if dirty {
-		// A thread whose identity op changes must die with its
-		// goroutine: not the receiver's, which goes on serving.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			errno, aborted = c.interruptible(true, op)
-		}()
-		<-done
-	} else {
-		errno, aborted = c.interruptible(false, op)
+func (c *call) run(dirty bool, op func() (int64, unix.Errno)) (val int64, errno unix.Errno, aborted bool) {
+	if !dirty {
+		return c.interruptible(false, op)
 	}
-	if after != nil {
-		after(errno)
-	}
+	// A thread whose identity op changes must die with its goroutine:
+	// not the receiver's, which goes on serving.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		val, errno, aborted = c.interruptible(true, op)
+	}()
+	<-done
+	return val, errno, aborted
+}
+
+// answer answers the caller with a result of run.
+func (c *call) answer(val int64, errno unix.Errno, aborted bool) {
 	if !aborted {
-		c.respond(0, errno)
+		c.respond(val, errno)
 		return
 	}
 	// The call was interrupted as the program's own would have been: for

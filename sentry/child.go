@@ -1,6 +1,7 @@
 package sentry
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -170,4 +171,64 @@ func executable(tid int) string {
 		return ""
 	}
 	return exe
+}
+
+// readv copies the task's memory at remote into buf, in order, and returns
+// how much it copied: less than asked where a byte was unreadable (the
+// kernel's copy would fault there too).
+func (t *task) readv(buf []byte, remote []unix.RemoteIovec) (int, error) {
+	done := 0
+	// process_vm_readv takes at most IOV_MAX (1024) remote iovecs, and
+	// stops at the first one it cannot read.
+	for len(remote) > 0 && done < len(buf) {
+		batch := remote[:min(len(remote), uioMaxIOV)]
+		want := 0
+		for _, v := range batch {
+			want += v.Len
+		}
+		if want == 0 {
+			remote = remote[len(batch):]
+			continue
+		}
+		local := []unix.Iovec{{Base: &buf[done]}}
+		local[0].SetLen(want)
+		got, err := unix.ProcessVMReadv(t.tid, local, batch, 0)
+		if err != nil {
+			if errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EIO) {
+				return done, unix.EFAULT
+			}
+			return done, fmt.Errorf("read task %d memory: %w", t.tid, err)
+		}
+		done += got
+		if got < want {
+			return done, unix.EFAULT
+		}
+		remote = remote[len(batch):]
+	}
+	return done, nil
+}
+
+// writeUint32 stores v at addr in the task's memory, as the kernel's
+// put_user does for a call's results.
+func (t *task) writeUint32(addr uint64, v uint32) error {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	local := []unix.Iovec{{Base: &b[0], Len: 4}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: 4}}
+	n, err := unix.ProcessVMWritev(t.tid, local, remote, 0)
+	if err != nil {
+		return fmt.Errorf("write task %d memory: %w", t.tid, err)
+	}
+	if n != 4 {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// signalPipe sends the thread SIGPIPE, as the kernel does to a thread whose
+// stream send finds the connection shut (EPIPE without MSG_NOSIGNAL).
+func (t *task) signalPipe() {
+	if tgid, err := threadGroup(t.tid); err == nil {
+		unix.Tgkill(tgid, t.tid, unix.SIGPIPE)
+	}
 }

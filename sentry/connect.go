@@ -130,7 +130,17 @@ func ipProto(si sockInfo) policy.Proto {
 }
 
 func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
-	proto := ipProto(si)
+	dec := c.decideIP(sock, ipProto(si), ap)
+	if dec.Verdict != policy.Allow {
+		c.deny(sock, si, addr, dec)
+		return
+	}
+	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+}
+
+// decideIP puts a connect or send from sock to ap to the policy and
+// records the decision.
+func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) policy.Decision {
 	target := netip.AddrPortFrom(effectiveAddr(sock, ap.Addr()), ap.Port())
 	c.rec.Proto = proto.String()
 	var names []string
@@ -141,8 +151,7 @@ func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) 
 			c.rec.Dest = target.String()
 			c.rec.Verdict = policy.Allow.String()
 			c.rec.Reason = "the sandbox's DNS"
-			c.perform(func() unix.Errno { return rawConnect(sock, addr) })
-			return
+			return policy.Decision{Verdict: policy.Allow}
 		}
 		// The policy speaks of real destinations: the gateway is the
 		// host's loopback (netstack dials it so), and names are those
@@ -153,11 +162,7 @@ func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) 
 	c.rec.Dest = target.String()
 	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names})
 	c.decided(dec)
-	if dec.Verdict != policy.Allow {
-		c.deny(sock, si, addr, dec)
-		return
-	}
-	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+	return dec
 }
 
 // effectiveAddr is where the kernel really sends a connect to a: the
@@ -201,65 +206,78 @@ func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) 
 	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
-// connectUnixPath resolves path as the child, decides on the file it really
-// leads to, and connects to that inode. Lookup and connect run with the
-// child's credentials when they differ from the supervisor's, so that
-// directory search and socket write permissions are the child's.
+// connectUnixPath connects sock to the filesystem socket path names, for
+// the child: see atUnixPath.
 func (c *call) connectUnixPath(sock int, path string) {
+	val, errno, aborted, ok := c.atUnixPath(path, func(target int) (int64, unix.Errno) {
+		return 0, connectFd(sock, target)
+	})
+	if ok {
+		c.answer(val, errno, aborted)
+	}
+}
+
+// atUnixPath resolves path as the child, decides on the file it really
+// leads to, and when the policy allows, runs do with an O_PATH fd of that
+// inode and returns its result. Lookup and do run with the child's
+// credentials when they differ from the supervisor's, so that directory
+// search and socket write permissions are the child's. ok is false when
+// the call has been answered already (it failed closed).
+func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) (val int64, errno unix.Errno, aborted, ok bool) {
 	c.rec.Dest = path
 	childCreds, err := taskCreds(c.task.tid)
 	if err != nil {
 		c.failClosed(err)
-		return
+		return 0, 0, false, false
 	}
 	dirty := !childCreds.equal(c.s.creds)
 	lookup, err := prepareUnixLookup(c.task.tid, path)
 	if err != nil {
 		c.failClosed(err)
-		return
+		return 0, 0, false, false
 	}
 	defer lookup.close()
 	var dec policy.Decision
 	var failure error
-	op := func() unix.Errno {
+	op := func() (int64, unix.Errno) {
 		if dirty {
 			if err := childCreds.assume(); err != nil {
 				failure = err
-				return unix.EACCES
+				return 0, unix.EACCES
 			}
 		}
 		target, err := lookup.open()
 		if err != nil {
 			if e, ok := err.(unix.Errno); ok {
-				return e // the child's own lookup fails so too
+				return 0, e // the child's own lookup fails so too
 			}
 			failure = err
-			return unix.EACCES
+			return 0, unix.EACCES
 		}
 		defer unix.Close(target)
 		real, err := fdPath(target)
 		if err != nil {
 			failure = err
-			return unix.EACCES
+			return 0, unix.EACCES
 		}
 		c.rec.Dest = real
 		dec = c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: real})
 		if dec.Verdict != policy.Allow {
-			return dec.Errno
+			return 0, dec.Errno
 		}
-		return connectFd(sock, target)
+		return do(target)
 	}
-	c.performDirty(dirty, op, func(errno unix.Errno) {
-		switch {
-		case failure != nil:
-			c.rec.Verdict = policy.Deny.String()
-			c.rec.Reason = "fail closed: " + failure.Error()
-		case dec.Verdict == 0:
-			c.rec.Verdict = verdictInvalid // the lookup failed before any decision
-		default:
-			c.decided(dec)
-		}
-	})
+	val, errno, aborted = c.run(dirty, op)
+	switch {
+	case failure != nil:
+		c.rec.Verdict = policy.Deny.String()
+		c.rec.Reason = "fail closed: " + failure.Error()
+	case dec.Verdict == 0:
+		c.rec.Verdict = verdictInvalid // the lookup failed before any decision
+	default:
+		c.decided(dec)
+	}
+	return val, errno, aborted, true
 }
 
 // deny answers a call the policy refused. A malformed address keeps the

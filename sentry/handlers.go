@@ -1,15 +1,28 @@
 package sentry
 
 import (
-	"maps"
-	"slices"
+	"sandbox/seccomp"
 )
+
+// handler is one trapped syscall: the function that answers it and, when
+// only some of its calls need an answer, the register conditions that pick
+// them (the others run untouched, as they name no destination).
+type handler struct {
+	fn   func(*call)
+	when []seccomp.Cond
+}
 
 // handlers maps each trapped syscall to its handler: trapping a new call is
 // a file with its handler and a row here. The filter traps exactly these.
-var handlers = map[string]func(*call){
-	"connect": sysConnect,
+var handlers = map[string]handler{
+	"connect": {fn: sysConnect},
+	// sendto without an address sends where the socket is connected to,
+	// which connect decided; only an address names a new destination.
+	// The pointer is compared whole: the kernel tests it whole (if
+	// (addr)), so no upper bits can hide it.
+	"sendto": {fn: sysSendto, when: []seccomp.Cond{{Arg: 4, Op: seccomp.NotEqual, Value: 0}}},
+	// msg_name sits in the program's memory, out of a filter's sight:
+	// every sendmsg and sendmmsg is trapped and made by the supervisor.
+	"sendmsg":  {fn: sysSendmsg},
+	"sendmmsg": {fn: sysSendmmsg},
 }
-
-// trapped lists the syscalls the filter sends to the supervisor.
-func trapped() []string { return slices.Sorted(maps.Keys(handlers)) }

@@ -29,7 +29,7 @@ func InitMain() {
 	if err != nil {
 		initFail(err)
 	}
-	listener, err := seccomp.Install(trapped())
+	listener, err := seccomp.Install(filterRules(mode, os.Getppid()))
 	if err != nil {
 		initFail(err)
 	}
@@ -37,7 +37,7 @@ func InitMain() {
 	if tun >= 0 {
 		fds = append(fds, tun)
 	}
-	if err := seccomp.SendFds(initStatusFd, fds...); err != nil {
+	if err := seccomp.OfferFds(initStatusFd, fds...); err != nil {
 		initFail(err)
 	}
 	// The program must never hold its own listener (it could answer its
@@ -58,8 +58,8 @@ func InitMain() {
 }
 
 func initFail(err error) {
-	// A NUL first: if the listener was not sent yet, the supervisor's
-	// receive of it takes this byte, not the message's first.
+	// A NUL first: if the fds were not offered yet, the supervisor reads
+	// this byte where it expects an offer, and knows the init step failed.
 	unix.Write(initStatusFd, append([]byte{0}, err.Error()...))
 	os.Exit(125)
 }

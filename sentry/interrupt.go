@@ -48,14 +48,14 @@ var installInterrupt = sync.OnceValue(func() error {
 // that this happened (op then normally fails with EINTR). With dirty set the
 // thread is never returned to Go's pool: op changed the thread's
 // credentials, so it must end with the goroutine.
-func (c *call) interruptible(dirty bool, op func() unix.Errno) (errno unix.Errno, aborted bool) {
+func (c *call) interruptible(dirty bool, op func() (int64, unix.Errno)) (val int64, errno unix.Errno, aborted bool) {
 	runtime.LockOSThread()
 	c.opMu.Lock()
 	c.opTid = unix.Gettid()
 	c.opMu.Unlock()
 	var signalled bool
 	for {
-		errno = op()
+		val, errno = op()
 		c.opMu.Lock()
 		stop := errno != unix.EINTR || c.aborted
 		if stop {
@@ -80,5 +80,5 @@ func (c *call) interruptible(dirty bool, op func() unix.Errno) (errno unix.Errno
 	if !dirty && !signalled {
 		runtime.UnlockOSThread()
 	}
-	return errno, aborted
+	return val, errno, aborted
 }

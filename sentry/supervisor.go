@@ -95,7 +95,7 @@ func Run(cfg Config) (int, error) {
 	if p.mode == NetSandbox {
 		want = 2 // and the TUN device
 	}
-	fds, err := seccomp.RecvFds(p.status, want)
+	fds, err := seccomp.TakeFds(p.status, p.cmd.Process.Pid, want)
 	if err != nil {
 		res := <-p.exited
 		if msg := readAll(p.status); msg != "" {
@@ -163,7 +163,7 @@ type initProcess struct {
 }
 
 // startInit re-executes the sandbox as the init step (InitMain), which
-// installs the filter, sends the listener over the status socket and execs
+// installs the filter, offers the listener over the status socket (the supervisor takes it with pidfd_getfd) and execs
 // the program.
 func startInit(cfg Config) (*initProcess, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)

@@ -1,0 +1,84 @@
+package sentry
+
+import (
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"sandbox/seccomp"
+)
+
+// low32 compares a register argument the kernel reads as an int: its upper
+// half is ignored by the kernel, so it must be by the filter too, or a
+// program could dodge a rule by setting bits the kernel never looks at.
+func low32(arg uint, v uint32) seccomp.Cond {
+	return seccomp.Cond{Arg: arg, Op: seccomp.MaskedEqual, Mask: 0xffffffff, Value: uint64(v)}
+}
+
+// deniedCalls fail with their errno in every mode, never reaching the
+// supervisor: each is a way around it.
+var deniedCalls = []seccomp.Rule{
+	// io_uring connects and sends from kernel threads no filter sees.
+	// ENOSYS is what a kernel without io_uring answers, so programs take
+	// their ordinary fallback path.
+	{Syscall: "io_uring_setup", Errno: unix.ENOSYS},
+	{Syscall: "io_uring_enter", Errno: unix.ENOSYS},
+	{Syscall: "io_uring_register", Errno: unix.ENOSYS},
+	// A program that could trace, read or write the supervisor's memory,
+	// or take its file descriptors (the listener!), would answer its own
+	// calls. Landlock keeps these from reaching processes outside the
+	// sandbox too; these rows hold where Landlock is off, and also keep
+	// the program from ptrace-injecting calls into its own children's
+	// answered calls.
+	{Syscall: "ptrace", Errno: unix.EPERM},
+	{Syscall: "process_vm_readv", Errno: unix.EPERM},
+	{Syscall: "process_vm_writev", Errno: unix.EPERM},
+	{Syscall: "pidfd_getfd", Errno: unix.EPERM},
+	// Joining another network namespace (the host's, by /proc/1/ns/net)
+	// would leave netstack behind.
+	{Syscall: "setns", Errno: unix.EPERM},
+}
+
+// signalCalls name a process or thread by their first argument.
+var signalCalls = []string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open"}
+
+// filterRules is the filter for a program of mode whose supervisor is
+// supervisorPid.
+func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
+	var rules []seccomp.Rule
+	for name, h := range handlers {
+		rules = append(rules, seccomp.Rule{Syscall: name, When: h.when})
+	}
+	rules = append(rules, deniedCalls...)
+	// Signals to the supervisor by its pid (also its main thread's id):
+	// stopping or killing it would stall or end the program's calls.
+	// Landlock's signal scope covers every other way of naming it.
+	for _, name := range signalCalls {
+		rules = append(rules, seccomp.Rule{Syscall: name, Errno: unix.EPERM, When: []seccomp.Cond{low32(0, uint32(supervisorPid))}})
+	}
+	if mode == NetHost {
+		// Raw and packet sockets send what they like with no connect or
+		// addressed send to trap. (In the other modes they see only the
+		// program's own namespace, whose way out is netstack.)
+		// EPERM is what Linux answers without CAP_NET_RAW.
+		typeMask := uint64(0xf) // SOCK_TYPE_MASK: the flags above it are SOCK_NONBLOCK, SOCK_CLOEXEC
+		for _, family := range []uint32{unix.AF_INET, unix.AF_INET6} {
+			for _, typ := range []uint64{unix.SOCK_RAW, unix.SOCK_PACKET} {
+				rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: unix.EPERM, When: []seccomp.Cond{
+					low32(0, family),
+					{Arg: 1, Op: seccomp.MaskedEqual, Mask: typeMask, Value: typ},
+				}})
+			}
+		}
+		rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: unix.EPERM, When: []seccomp.Cond{low32(0, unix.AF_PACKET)}})
+	}
+	// Map order is random; a stable filter is easier to read in a dump.
+	slices.SortStableFunc(rules, func(a, b seccomp.Rule) int { return strings.Compare(a.Syscall, b.Syscall) })
+	return rules
+}
+
+// trapped lists the syscalls the filter sends to the supervisor.
+func trapped() []string {
+	return seccomp.Notified(filterRules(NetHost, 0))
+}
