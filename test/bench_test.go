@@ -76,3 +76,32 @@ func median(xs []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkSendLatency measures one addressed UDP send (sendto, sendmsg)
+// and one sendmsg on a connected TCP socket natively and under the sandbox
+// (--net host, allow-all) in the same run, per payload size: the cost of
+// deciding and of copying the payload, which the supervisor sends itself.
+func BenchmarkSendLatency(b *testing.B) {
+	prog := buildC(b, "progs/sendbench.c")
+	pol := writePolicy(b, "version: 1\ndefault: allow\n")
+	const rounds, perRound = 5, 2000
+	for _, kind := range []string{"sendto", "sendmsg", "stream"} {
+		for _, size := range []int{64, 1400, 16384, 65000} {
+			b.Run(fmt.Sprintf("%s/%dB", kind, size), func(b *testing.B) {
+				args := []string{prog, kind, fmt.Sprint(size), fmt.Sprint(perRound)}
+				var native, sandbox []float64
+				for range b.N {
+					for range rounds {
+						native = append(native, medianOf(b, runCmd(b, 2*time.Minute, args...)))
+						sandbox = append(sandbox, medianOf(b, runCmd(b, 2*time.Minute, sandboxed(pol, args...)...)))
+					}
+				}
+				n, s := median(native), median(sandbox)
+				b.ReportMetric(n, "native-ns/send")
+				b.ReportMetric(s, "sandbox-ns/send")
+				b.ReportMetric(s/n, "ratio")
+				b.Logf("%s of %d B, median of %d rounds × %d: native %.1f µs, sandbox %.1f µs, ratio %.2f×", kind, size, rounds, perRound, n/1e3, s/1e3, s/n)
+			})
+		}
+	}
+}
