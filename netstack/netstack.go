@@ -148,8 +148,13 @@ func IsDNS(dst netip.AddrPort) bool {
 // Close stops the stack and every flow it forwards.
 func (st *Stack) Close() {
 	st.cancel()
-	st.s.Close()
+	// Removing the NIC stops the link endpoint's readers and packet
+	// processors and waits for them; the stack's own Close would leave
+	// them reading the TUN device.
+	st.s.RemoveNIC(nicID)
+	st.s.Destroy()
 	st.wg.Wait()
+	unix.Close(st.tun)
 }
 
 // Target is where a flow to dst really goes: the gateway stands for the

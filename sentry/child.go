@@ -84,6 +84,17 @@ func (tc *taskCache) forget(t *task) {
 	tc.mu.Unlock()
 }
 
+// closeAll drops the cache's references: the pidfds close as soon as no
+// call holds them.
+func (tc *taskCache) closeAll() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for tid, t := range tc.m {
+		delete(tc.m, tid)
+		tc.releaseLocked(t)
+	}
+}
+
 func (tc *taskCache) releaseLocked(t *task) {
 	if t.refs--; t.refs == 0 {
 		unix.Close(t.pidfd)

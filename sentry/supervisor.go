@@ -131,6 +131,8 @@ func Run(cfg Config) (int, error) {
 		names:    names,
 		pid:      os.Getpid(),
 	}
+	// Deferred first, so it runs last, once no call can use a task.
+	defer s.tasks.closeAll()
 	s.monitor = newMonitor(s.receive)
 	defer s.monitor.stop()
 	defer s.listener.Close()
