@@ -74,3 +74,37 @@ func TestLeftoversDieWithProgram(t *testing.T) {
 		}
 	}
 }
+
+// TestFailsClosedWhenTheProgramCannotBeRead: a supervisor that cannot read
+// the program's memory or take its descriptor cannot judge its calls, so it
+// denies them, with the reason in the audit log. Here the sandbox runs as
+// nobody in --net host and the program (nobody too) makes itself
+// non-dumpable, which closes pidfd_getfd and process_vm_readv to a
+// same-user process without CAP_SYS_PTRACE: its connect to an ALLOWED port
+// must fail with EACCES, and the allowed listener must see nothing.
+func TestFailsClosedWhenTheProgramCannotBeRead(t *testing.T) {
+	requireRoot(t) // to become nobody
+	allowed := newCounter(t, "tcp4", "127.0.0.1:0")
+	pol := filepath.Join(workDir, "nondumpable.yaml") // readable by nobody
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", allowed.port())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`import ctypes, errno, socket
+PR_SET_DUMPABLE = 4
+assert ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", %d))
+    print("connected")
+except OSError as e:
+    print(errno.errorcode[e.errno])`, allowed.port())
+	argv := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sandboxBin, "run", "--net", "host", "--policy", pol, "--log", "-", "--", "/usr/bin/python3", "-c", script}
+	r := runCmd(t, 30*time.Second, argv...)
+	if r.stdout != "EACCES\n" {
+		t.Errorf("non-dumpable program: %q (status %d, stderr %q), want EACCES", r.stdout, r.status, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"verdict":"deny"`) || !strings.Contains(r.stderr, "fail closed: ") {
+		t.Errorf("the audit log does not record a fail-closed denial:\n%s", r.stderr)
+	}
+	expectNothingReached(t, allowed)
+}
