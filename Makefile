@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSockaddr$$' -fuzztime $(FUZZTIME) ./sentry
+	$(GO) test -run '^$$' -fuzz '^FuzzSendDest$$' -fuzztime $(FUZZTIME) ./sentry
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./test/...
