@@ -37,7 +37,17 @@ func (c *call) translateControl(sock int, control []byte) (out []byte, closeFds 
 	if len(control) == 0 {
 		return control, closeFds, 0
 	}
-	if family, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil || family != unix.AF_UNIX {
+	family, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return nil, closeFds, unix.EACCES // fail closed: unknown socket
+	}
+	if family == unix.AF_INET || family == unix.AF_INET6 {
+		if routesBySource(control) {
+			return nil, closeFds, unix.EPERM
+		}
+		return control, closeFds, 0
+	}
+	if family != unix.AF_UNIX {
 		return control, closeFds, 0
 	}
 	out = slices.Clone(control)
@@ -76,6 +86,30 @@ func (c *call) translateControl(sock int, control []byte) (out []byte, closeFds 
 		off += (l + 7) &^ 7 // CMSG_ALIGN
 	}
 	return out, closeFds, 0
+}
+
+// routesBySource reports whether control holds a message that can source
+// route the packet — IPv4 options (IP_RETOPTS, which may hold a source
+// route) or an IPv6 routing header — and so send it first to a host the
+// policy did not judge (see filterRules). It looks at every well-formed
+// message; the kernel refuses malformed ones itself.
+func routesBySource(control []byte) bool {
+	ne := binary.NativeEndian
+	const hdrLen = unix.SizeofCmsghdr
+	for off := 0; off+hdrLen <= len(control); {
+		l := int(ne.Uint64(control[off:]))
+		if l < hdrLen || l > len(control)-off {
+			return false
+		}
+		level, typ := int32(ne.Uint32(control[off+8:])), int32(ne.Uint32(control[off+12:]))
+		switch {
+		case level == unix.IPPROTO_IP && typ == unix.IP_RETOPTS,
+			level == unix.IPPROTO_IPV6 && (typ == unix.IPV6_RTHDR || typ == unix.IPV6_2292RTHDR):
+			return true
+		}
+		off += (l + 7) &^ 7
+	}
+	return false
 }
 
 // translateCreds checks a struct ucred the program claims (in place) and

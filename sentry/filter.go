@@ -57,6 +57,21 @@ func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 	for _, name := range signalCalls {
 		rules = append(rules, seccomp.Rule{Syscall: name, Errno: unix.EPERM, When: []seccomp.Cond{low32(0, uint32(supervisorPid))}})
 	}
+	// Source routing sends a packet to the first hop its options name —
+	// not to the address the policy judged. IPv4 options may carry a
+	// loose or strict source route; IPv6 routing headers (a segment
+	// routing header needs no privilege) likewise. The socket options
+	// that set them are refused in every mode; the per-message forms
+	// (IP_RETOPTS, IPV6_RTHDR control messages) are refused by the
+	// supervisor, which sees every sendmsg.
+	for _, opt := range [][2]uint32{
+		{unix.IPPROTO_IP, unix.IP_OPTIONS},
+		{unix.IPPROTO_IPV6, unix.IPV6_RTHDR},
+		{unix.IPPROTO_IPV6, unix.IPV6_2292RTHDR},
+		{unix.IPPROTO_IPV6, unix.IPV6_2292PKTOPTIONS},
+	} {
+		rules = append(rules, seccomp.Rule{Syscall: "setsockopt", Errno: unix.EPERM, When: []seccomp.Cond{low32(1, opt[0]), low32(2, opt[1])}})
+	}
 	if mode == NetHost {
 		// Raw and packet sockets send what they like with no connect or
 		// addressed send to trap. (In the other modes they see only the

@@ -151,7 +151,17 @@ func runCmd(t testing.TB, timeout time.Duration, argv ...string) result {
 
 // sandboxed is the argv that runs prog under the sandbox with the policy file.
 func sandboxed(policyFile string, prog ...string) []string {
-	argv := []string{sandboxBin, "run", "--net", "host"}
+	return sandboxedIn("host", policyFile, prog...)
+}
+
+// sandboxedIn is the command line that runs prog under the sandbox in
+// network mode mode (host, sandbox or none); the sandbox's DNS, if any,
+// asks a dead resolver.
+func sandboxedIn(mode, policyFile string, prog ...string) []string {
+	if mode == "sandbox" {
+		return inSandboxMode(policyFile, prog...)
+	}
+	argv := []string{sandboxBin, "run", "--net", mode}
 	if policyFile != "" {
 		argv = append(argv, "--policy", policyFile)
 	}
