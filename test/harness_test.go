@@ -149,7 +149,8 @@ func runCmd(t testing.TB, timeout time.Duration, argv ...string) result {
 	return r
 }
 
-// sandboxed is the argv that runs prog under the sandbox with the policy file.
+// sandboxed is the argv that runs prog under the sandbox in --net host with
+// the policy file.
 func sandboxed(policyFile string, prog ...string) []string {
 	return sandboxedIn("host", policyFile, prog...)
 }
