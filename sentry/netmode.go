@@ -1,9 +1,11 @@
 package sentry
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,6 +129,131 @@ func dropInheritedCaps() error {
 	return nil
 }
 
+// CheckPrivileges says, before anything starts, what this process lacks to
+// run a program in mode — every missing piece at once, each with the
+// docker run flag that grants it — because without them the sandbox would
+// otherwise fail half-way with a bare errno, or (a refused pidfd_getfd)
+// not at all. A container is where they go missing: Docker's default
+// seccomp profile refuses pidfd_getfd and process_vm_readv unless the
+// container has CAP_SYS_PTRACE, its root has neither CAP_SYS_ADMIN (new
+// namespaces) nor CAP_NET_ADMIN (the loopback, the TUN device), and its
+// /dev holds no TUN device unless one is passed in.
+func CheckPrivileges(mode NetMode) error {
+	var missing []error
+	if err := probeCallsOnSelf(); err != nil {
+		missing = append(missing, err)
+	}
+	// Root makes the namespaces with its own capabilities; anyone else
+	// gets them in a user namespace of its own (namespaceAttrs).
+	if mode != NetHost && os.Geteuid() == 0 {
+		need := []struct {
+			bit      uint
+			name, to string
+		}{
+			{unix.CAP_SYS_ADMIN, "SYS_ADMIN", "create the program's namespaces"},
+			{unix.CAP_NET_ADMIN, "NET_ADMIN", "set up the program's network"},
+		}
+		eff, err := effectiveCaps()
+		if err != nil {
+			return err
+		}
+		for _, c := range need {
+			if eff&(1<<c.bit) == 0 {
+				missing = append(missing, fmt.Errorf("CAP_%s, to %s as root (docker run --cap-add %s)", c.name, c.to, c.name))
+			}
+		}
+	}
+	if mode == NetSandbox {
+		if err := probeTUN(); err != nil {
+			missing = append(missing, err)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	// One line, as a failed start may print: the pieces joined by "; ".
+	return fmt.Errorf("--net %s needs what this process lacks: %w", mode, joinErrors(missing))
+}
+
+// probeCallsOnSelf makes the two calls the supervisor needs on every
+// trapped call — pidfd_getfd to take the program's descriptor,
+// process_vm_readv to read its arguments — on this process itself, which
+// the kernel always allows: only a seccomp filter refuses them here.
+func probeCallsOnSelf() error {
+	var refused []string
+	var cause error
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	fd, err := unix.PidfdGetfd(pidfd, pidfd, 0)
+	if err == nil {
+		unix.Close(fd)
+	} else {
+		refused, cause = append(refused, "pidfd_getfd"), err
+	}
+	var src, dst byte
+	local := []unix.Iovec{{Base: &dst, Len: 1}}
+	remote := []unix.RemoteIovec{{Base: uintptr(unsafe.Pointer(&src)), Len: 1}}
+	if _, err := unix.ProcessVMReadv(os.Getpid(), local, remote, 0); err != nil {
+		refused, cause = append(refused, "process_vm_readv"), err
+	}
+	switch {
+	case cause == nil:
+		return nil
+	case errors.Is(cause, unix.EPERM):
+		return fmt.Errorf("%s, which a seccomp filter refuses (%w): Docker's default profile allows them only with CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE)", joinWords(refused), cause)
+	}
+	return fmt.Errorf("%s: %w", joinWords(refused), cause)
+}
+
+// probeTUN opens the TUN device as the init step will, and says what
+// grants it where a container withholds it.
+func probeTUN() error {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	switch {
+	case err == nil:
+		unix.Close(fd)
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("/dev/net/tun, which is not here (%w): a container needs it passed in (docker run --device /dev/net/tun)", err)
+	case errors.Is(err, unix.EPERM):
+		// Not the file's mode (that is EACCES): a device cgroup.
+		return fmt.Errorf("/dev/net/tun, which the device cgroup refuses (%w): a container needs it passed in (docker run --device /dev/net/tun)", err)
+	}
+	// A mode without read-write for this user (EACCES): the init step
+	// says what to do when it opens the device (createTUN).
+	return nil
+}
+
+// effectiveCaps is this thread's effective capability set.
+func effectiveCaps() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
+}
+
+// joinErrors joins errs with "; ", keeping each for errors.Is.
+func joinErrors(errs []error) error {
+	err := errs[0]
+	for _, e := range errs[1:] {
+		err = fmt.Errorf("%w; %w", err, e)
+	}
+	return err
+}
+
+// joinWords is "a", "a and b".
+func joinWords(w []string) string {
+	if len(w) == 2 {
+		return w[0] + " and " + w[1]
+	}
+	return w[0]
+}
+
 // ParseNetMode reads a --net value.
 func ParseNetMode(s string) (NetMode, error) {
 	switch m := NetMode(s); m {
@@ -145,7 +272,7 @@ const resolvConf = "# Written by sandbox: the gateway answers DNS for the progra
 // reaches the host's, a bind mount of a file that is unlinked at once.
 func mountResolvConf() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make the mount namespace private: %w", err)
+		return fmt.Errorf("make the mount namespace private: %w%s", err, mountHint(err))
 	}
 	f, err := os.CreateTemp("", "sandbox-resolv-*.conf")
 	if err != nil {
@@ -160,7 +287,17 @@ func mountResolvConf() error {
 		return fmt.Errorf("write the sandbox's resolv.conf: %w", err)
 	}
 	if err := unix.Mount(f.Name(), "/etc/resolv.conf", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind the sandbox's resolv.conf over /etc/resolv.conf: %w", err)
+		return fmt.Errorf("bind the sandbox's resolv.conf over /etc/resolv.conf: %w%s", err, mountHint(err))
 	}
 	return nil
+}
+
+// mountHint explains a mount refused with EACCES: not a missing capability
+// (that is EPERM, and CheckPrivileges catches it first) but a security
+// module — Docker's AppArmor profile, docker-default, denies every mount.
+func mountHint(err error) string {
+	if !errors.Is(err, unix.EACCES) {
+		return ""
+	}
+	return " (a security module refuses mounts here: under Docker's AppArmor profile, docker run --security-opt apparmor=unconfined)"
 }

@@ -111,6 +111,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 	}
 
+	// Say what the environment withholds (as a container does) before
+	// anything starts, rather than fail half-way with a bare errno.
+	if err := sentry.CheckPrivileges(mode); err != nil {
+		return fail(stderr, "%s", oneLine(err))
+	}
+
 	path, err := exec.LookPath(prog[0])
 	if err != nil {
 		return fail(stderr, "cannot run %s: %v", prog[0], errors.Unwrap(err))
