@@ -6,7 +6,7 @@ BIN     := bin/sandbox
 # package-level parallelism low and bound every run in time.
 TESTFLAGS ?= -count=1 -timeout 15m
 
-.PHONY: deps build run test lint unit integration fuzz bench clean
+.PHONY: deps build run test lint unit integration test-docker fuzz bench clean
 
 # The Debian packages the build and the tests need, installed if missing
 # (as root; otherwise it says what to install).
@@ -22,7 +22,7 @@ build: deps
 run: build
 	unshare --map-root-user --net sh -c 'ip link set lo up && exec $(BIN) run --log - -- sh examples/demo.sh'
 
-test: deps lint unit integration fuzz
+test: deps lint unit integration fuzz test-docker
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: needs formatting:"; echo "$$out"; exit 1; fi
@@ -32,8 +32,16 @@ lint:
 unit:
 	$(GO) test $(TESTFLAGS) ./policy/... ./sentry/... ./seccomp/... ./netstack/... ./cmd/...
 
+# Everything in test/ but the Docker tests, which need a daemon: test-docker.
 integration:
-	$(GO) test $(TESTFLAGS) -p 1 ./test/...
+	$(GO) test $(TESTFLAGS) -p 1 $$($(GO) list ./test/... | grep -v '/test/docker')
+
+# The sandbox in containers, against containers (test/docker). .ci/docker
+# makes sure a Docker daemon answers first: on a fresh machine it installs
+# Debian's docker.io and starts dockerd.
+test-docker: deps
+	@bash .ci/docker
+	$(GO) test $(TESTFLAGS) ./test/docker/...
 
 # Each fuzz target for a bounded time; a crasher found lands in testdata/
 # and then runs as a regression test in `unit`.

@@ -31,6 +31,8 @@ func newTestHost(t testing.TB) *testHost {
 	n := testHostSeq
 	// Each test process takes its own slice of 198.18.0.0/15's 512 /24s
 	// (by pid), so two runs at once do not route into each other's hosts.
+	// idx stays below 480: 198.19.224.0/19 is left to the Docker tests'
+	// networks (test/docker).
 	idx := (os.Getpid()%40)*12 + n%12
 	net4 := fmt.Sprintf("198.%d.%d", 18+idx/256, idx%256)
 	h := &testHost{name: fmt.Sprintf("sbxth%d-%d", os.Getpid()%100000, n), addr: net4 + ".2", addr6: fmt.Sprintf("2001:2:0:%x::2", idx)}
