@@ -135,33 +135,17 @@ func dropInheritedCaps() error {
 // otherwise fail half-way with a bare errno, or (a refused pidfd_getfd)
 // not at all. A container is where they go missing: Docker's default
 // seccomp profile refuses pidfd_getfd and process_vm_readv unless the
-// container has CAP_SYS_PTRACE, its root has neither CAP_SYS_ADMIN (new
-// namespaces) nor CAP_NET_ADMIN (the loopback, the TUN device), and its
-// /dev holds no TUN device unless one is passed in.
+// container has CAP_SYS_PTRACE, and new namespaces unless it has
+// CAP_SYS_ADMIN; its root has neither CAP_SYS_ADMIN nor CAP_NET_ADMIN (the
+// loopback, the TUN device); its /dev holds no TUN device unless one is
+// passed in.
 func CheckPrivileges(mode NetMode) error {
 	var missing []error
 	if err := probeCallsOnSelf(); err != nil {
 		missing = append(missing, err)
 	}
-	// Root makes the namespaces with its own capabilities; anyone else
-	// gets them in a user namespace of its own (namespaceAttrs).
-	if mode != NetHost && os.Geteuid() == 0 {
-		need := []struct {
-			bit      uint
-			name, to string
-		}{
-			{unix.CAP_SYS_ADMIN, "SYS_ADMIN", "create the program's namespaces"},
-			{unix.CAP_NET_ADMIN, "NET_ADMIN", "set up the program's network"},
-		}
-		eff, err := effectiveCaps()
-		if err != nil {
-			return err
-		}
-		for _, c := range need {
-			if eff&(1<<c.bit) == 0 {
-				missing = append(missing, fmt.Errorf("CAP_%s, to %s as root (docker run --cap-add %s)", c.name, c.to, c.name))
-			}
-		}
+	if mode != NetHost {
+		missing = append(missing, checkNamespaces(mode)...)
 	}
 	if mode == NetSandbox {
 		if err := probeTUN(); err != nil {
@@ -173,6 +157,55 @@ func CheckPrivileges(mode NetMode) error {
 	}
 	// One line, as a failed start may print: the pieces joined by "; ".
 	return fmt.Errorf("--net %s needs what this process lacks: %w", mode, joinErrors(missing))
+}
+
+// checkNamespaces says what stands between this process and the
+// namespaces of mode. Root makes them with its own capabilities; anyone
+// else in a user namespace of its own (namespaceAttrs), which needs no
+// capability — but either way a seccomp filter may refuse the clone.
+func checkNamespaces(mode NetMode) []error {
+	var missing []error
+	if os.Geteuid() == 0 {
+		need := []struct {
+			bit      uint
+			name, to string
+		}{
+			{unix.CAP_SYS_ADMIN, "SYS_ADMIN", "create the program's namespaces"},
+			{unix.CAP_NET_ADMIN, "NET_ADMIN", "set up the program's network"},
+		}
+		eff, err := effectiveCaps()
+		if err != nil {
+			return []error{err}
+		}
+		for _, c := range need {
+			if eff&(1<<c.bit) == 0 {
+				missing = append(missing, fmt.Errorf("CAP_%s, to %s as root (docker run --cap-add %s)", c.name, c.to, c.name))
+			}
+		}
+		if eff&(1<<unix.CAP_SYS_ADMIN) == 0 {
+			return missing // the same flag as the filter's answer below
+		}
+	}
+	var attr syscall.SysProcAttr
+	namespaceAttrs(mode, &attr)
+	if err := probeClone(uintptr(attr.Cloneflags)); err != nil {
+		missing = append(missing, err)
+	}
+	return missing
+}
+
+// probeClone asks for a clone with the namespace flags the init step will
+// use plus CLONE_SIGHAND without CLONE_VM, a combination copy_process
+// rejects (EINVAL) before it looks at anything else or creates anything.
+// So the kernel never forks here: EINVAL means the call got through to it,
+// and EPERM that a seccomp filter, which sees the call first, refused the
+// flags.
+func probeClone(flags uintptr) error {
+	_, _, errno := unix.RawSyscall6(unix.SYS_CLONE, flags|unix.CLONE_SIGHAND|unix.CLONE_FS, 0, 0, 0, 0, 0)
+	if errno != unix.EPERM {
+		return nil
+	}
+	return fmt.Errorf("new namespaces, which a seccomp filter refuses (%w): Docker's default profile allows them only with CAP_SYS_ADMIN (docker run --cap-add SYS_ADMIN)", errno)
 }
 
 // probeCallsOnSelf makes the two calls the supervisor needs on every
