@@ -42,6 +42,10 @@ const (
 	// staleAfter is the age past which a labelled container, network or
 	// image is a leftover: longer than any run (make's timeout is 15m).
 	staleAfter = time.Hour
+	// serverLifetime bounds a server container's life (it is started
+	// with --rm): past any run, in case the run is killed before it
+	// removes its servers.
+	serverLifetime = "20m"
 	// The ports the servers listen on: TCP on both, 8081 on the allowed
 	// server only for the denied-port case, UDP on both.
 	tcpPort, otherTCPPort, udpPort = "8080", "8081", "5353"
@@ -247,7 +251,7 @@ func startServer(role string, args ...string) (server, error) {
 	s := server{name: fmt.Sprintf("sbxdk-%s-%s", w.runID, role)}
 	ctx := context.Background()
 	cleanups = append(cleanups, func() { docker(ctx, "rm", "-f", s.name) })
-	run := append([]string{"run", "-d", "--name", s.name, "--label", label, "--network", w.network, "--network-alias", role, "--cap-drop", "ALL", w.image, "/bin/peer", "serve"}, args...)
+	run := append([]string{"run", "-d", "--rm", "--name", s.name, "--label", label, "--network", w.network, "--network-alias", role, "--cap-drop", "ALL", w.image, "/bin/peer", "serve", "-for", serverLifetime}, args...)
 	if _, err := docker(ctx, run...); err != nil {
 		return s, err
 	}

@@ -1,7 +1,8 @@
 // Command peer is both ends of the Docker tests' traffic, a static binary
 // that runs in an image with nothing else in it.
 //
-//	peer serve -tcp PORT,… -udp PORT,…   listen, and log every arrival
+//	peer serve [-tcp PORT,…] [-udp PORT,…] [-for DURATION]
+//	                                      listen, and log every arrival
 //	peer dial tcp|udp HOST:PORT TOKEN     connect, send TOKEN, await "ok TOKEN"
 //	peer sendto HOST:PORT TOKEN           one unconnected UDP datagram
 //
@@ -10,6 +11,9 @@
 // PORT data TOKEN"), a datagram ("udp PORT data TOKEN") — so the tests read,
 // from the server's side, whether a connection arrived, not from the
 // client's word. It answers "ok TOKEN" so the client can tell success too.
+//
+// serve exits after DURATION if one is given, so that a server whose test
+// run was killed before it could remove it does not outlive it for long.
 //
 // dial exits 0 when the answer came back, and 1 with the error on stdout
 // otherwise (a denied connect reads "… connect: permission denied").
@@ -58,7 +62,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: peer serve [-tcp PORT,...] [-udp PORT,...] | peer dial tcp|udp HOST:PORT TOKEN | peer sendto HOST:PORT TOKEN")
+	fmt.Fprintln(os.Stderr, "usage: peer serve [-tcp PORT,...] [-udp PORT,...] [-for DURATION] | peer dial tcp|udp HOST:PORT TOKEN | peer sendto HOST:PORT TOKEN")
 	os.Exit(2)
 }
 
@@ -73,12 +77,19 @@ func logf(format string, a ...any) {
 
 func serve(args []string) error {
 	var tcpPorts, udpPorts []string
+	lifetime := make(<-chan time.Time) // never, unless -for
 	for len(args) >= 2 {
 		switch args[0] {
 		case "-tcp":
 			tcpPorts = append(tcpPorts, strings.Split(args[1], ",")...)
 		case "-udp":
 			udpPorts = append(udpPorts, strings.Split(args[1], ",")...)
+		case "-for":
+			d, err := time.ParseDuration(args[1])
+			if err != nil {
+				return err
+			}
+			lifetime = time.After(d)
 		default:
 			usage()
 		}
@@ -103,7 +114,8 @@ func serve(args []string) error {
 	}
 	// Ready only once every socket listens: the tests wait for this line.
 	logf("listening")
-	select {}
+	<-lifetime
+	return nil
 }
 
 func acceptLoop(ln net.Listener, port string) {
