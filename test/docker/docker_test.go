@@ -104,12 +104,12 @@ func setUp() error {
 		return err
 	}
 	w.runID = fmt.Sprintf("%d-%x", os.Getpid(), b)
-	removeStale()
 	image, err := buildImage()
 	if err != nil {
 		return err
 	}
 	w.image = image
+	removeStale(image)
 	if w.network, err = createNetwork("sbxdk-" + w.runID); err != nil {
 		return err
 	}
@@ -283,11 +283,16 @@ func (s server) log() ([]string, error) {
 	return strings.Split(strings.TrimSpace(out), "\n"), nil
 }
 
-// removeStale removes what killed runs left behind: labelled containers,
-// networks and images older than staleAfter (a run in progress is
-// younger). Best effort: a failure here fails nothing.
-func removeStale() {
+// removeStale removes what killed runs left behind, and images of trees
+// gone by: labelled containers, networks and images older than staleAfter
+// (a run in progress is younger), but not this run's image, however old.
+// Best effort: a failure here fails nothing.
+func removeStale(keepImage string) {
 	ctx := context.Background()
+	keep := ""
+	if id, err := docker(ctx, "image", "inspect", "-f", "{{.Id}}", keepImage); err == nil {
+		keep = strings.TrimSpace(id)
+	}
 	for _, kind := range []struct{ list, rm []string }{
 		{[]string{"ps", "-aq"}, []string{"rm", "-f"}},
 		{[]string{"network", "ls", "-q"}, []string{"network", "rm"}},
@@ -304,7 +309,7 @@ func removeStale() {
 		sc := bufio.NewScanner(strings.NewReader(out))
 		for sc.Scan() {
 			id, created, _ := strings.Cut(sc.Text(), " ")
-			if at, err := time.Parse(time.RFC3339Nano, created); err == nil && time.Since(at) > staleAfter {
+			if at, err := time.Parse(time.RFC3339Nano, created); err == nil && time.Since(at) > staleAfter && id != keep {
 				docker(ctx, append(kind.rm, id)...)
 			}
 		}
