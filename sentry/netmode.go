@@ -195,13 +195,18 @@ func checkNamespaces(mode NetMode) []error {
 }
 
 // probeClone asks for a clone with the namespace flags the init step will
-// use plus CLONE_SIGHAND without CLONE_VM, a combination copy_process
-// rejects (EINVAL) before it looks at anything else or creates anything.
-// So the kernel never forks here: EINVAL means the call got through to it,
-// and EPERM that a seccomp filter, which sees the call first, refused the
+// use plus CLONE_SIGHAND without CLONE_VM (and CLONE_FS, which a new user
+// or mount namespace cannot share): combinations copy_process rejects
+// (EINVAL) before it looks at anything else or creates anything. So the
+// kernel never forks here: EINVAL means the call got through to it, and
+// EPERM that a seccomp filter, which sees the call first, refused the
 // flags.
 func probeClone(flags uintptr) error {
-	_, _, errno := unix.RawSyscall6(unix.SYS_CLONE, flags|unix.CLONE_SIGHAND|unix.CLONE_FS, 0, 0, 0, 0, 0)
+	pid, _, errno := unix.RawSyscall6(unix.SYS_CLONE, flags|unix.CLONE_SIGHAND|unix.CLONE_FS, 0, 0, 0, 0, 0)
+	if errno == 0 && pid == 0 {
+		// A kernel that forked after all: the copy must not run on.
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
+	}
 	if errno != unix.EPERM {
 		return nil
 	}
