@@ -97,6 +97,9 @@ func Run(cfg Config) (int, error) {
 	}
 	fds, err := seccomp.TakeFds(p.status, p.cmd.Process.Pid, want)
 	if err != nil {
+		// An init step that offered its fds waits for an answer that
+		// will not come: end it rather than wait for it forever.
+		unix.Shutdown(p.status, unix.SHUT_WR)
 		res := <-p.exited
 		if msg := readAll(p.status); msg != "" {
 			return fail(errors.New(msg))
