@@ -53,6 +53,9 @@ func InitMain() {
 	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		initFail(fmt.Errorf("close inherited descriptors: %w", err))
 	}
+	if err := confineProgram(mode); err != nil {
+		initFail(err)
+	}
 	err = unix.Exec(path, argv, os.Environ())
 	initFail(fmt.Errorf("cannot run %s: %w", path, err))
 }

@@ -91,6 +91,13 @@ func Run(cfg Config) (int, error) {
 		return fail(err)
 	}
 	defer unix.Close(p.status)
+	unshield, err := shieldSupervisor()
+	if err != nil {
+		p.cmd.Process.Kill()
+		<-p.exited
+		return fail(err)
+	}
+	defer unshield()
 	want := 1
 	if p.mode == NetSandbox {
 		want = 2 // and the TUN device
