@@ -290,12 +290,36 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 		c.failClosed(fmt.Errorf("SO_TYPE: %w", err))
 		return 0, 0, false, false
 	}
+	// The kernel checks some sends against the sender's capabilities: a
+	// netlink message (CAP_NET_ADMIN to change routes, addresses,
+	// netfilter rules) and control messages such as SO_MARK. Made by the
+	// supervisor they would carry its own — a confused deputy. Those
+	// sends run with the program's credentials when they differ, on a
+	// thread that is then discarded.
+	asProgram := si.family == unix.AF_NETLINK || len(m.control) > 0
+	var childCreds creds
+	dirty := false
+	if asProgram {
+		var err error
+		if childCreds, err = taskCreds(c.task.tid); err != nil {
+			c.failClosed(err)
+			return 0, 0, false, false
+		}
+		dirty = !childCreds.equal(c.s.creds)
+	}
 	send := func(name []byte) func() (int64, unix.Errno) {
-		return func() (int64, unix.Errno) { return c.sendCopy(sock, typ, m, name, flags) }
+		return func() (int64, unix.Errno) {
+			if dirty {
+				if err := childCreds.assume(); err != nil {
+					return 0, unix.EPERM // never more than the program may
+				}
+			}
+			return c.sendCopy(sock, typ, m, name, flags)
+		}
 	}
 	if m.name == nil {
 		c.quiet = true
-		val, errno, aborted = c.run(false, send(nil))
+		val, errno, aborted = c.run(dirty, send(nil))
 		return val, errno, aborted, true
 	}
 	switch si.family {
@@ -310,14 +334,14 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 			// MSG_FASTOPEN, AF_UNSPEC on UDP): the kernel ignores
 			// it or fails the call.
 			c.quiet = true
-			val, errno, aborted = c.run(false, send(m.name))
+			val, errno, aborted = c.run(dirty, send(m.name))
 			return val, errno, aborted, true
 		}
 		dec := c.decideIP(sock, ipProto(si), ap)
 		if dec.Verdict != policy.Allow {
 			return 0, dec.Errno, false, true
 		}
-		val, errno, aborted = c.run(false, send(m.name))
+		val, errno, aborted = c.run(dirty, send(m.name))
 		return val, errno, aborted, true
 	case unix.AF_UNIX:
 		c.rec.Proto = policy.Unix.String()
@@ -325,7 +349,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 			// Stream sockets refuse a name (EISCONN, EOPNOTSUPP) and
 			// seqpacket ones ignore it: the kernel never sends to it.
 			c.quiet = true
-			val, errno, aborted = c.run(false, send(m.name))
+			val, errno, aborted = c.run(dirty, send(m.name))
 			return val, errno, aborted, true
 		}
 		d := decodeSockaddr(m.name)
@@ -341,7 +365,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 			if dec.Verdict != policy.Allow {
 				return 0, dec.Errno, false, true
 			}
-			val, errno, aborted = c.run(false, send(m.name))
+			val, errno, aborted = c.run(dirty, send(m.name))
 			return val, errno, aborted, true
 		}
 		// unix_validate_addr: too short, too long or not AF_UNIX.
@@ -352,7 +376,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 		// only where they see nothing but the sandbox's own namespace
 		// (the filter refuses them in host mode).
 		c.quiet = true
-		val, errno, aborted = c.run(false, send(m.name))
+		val, errno, aborted = c.run(dirty, send(m.name))
 		return val, errno, aborted, true
 	}
 	dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
