@@ -47,193 +47,7 @@
  * crashed or could not set itself up (the line then says so, and stderr
  * why), 2 on a usage error.
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/if_packet.h>
-#include <linux/netlink.h>
-#include <net/ethernet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#define CASE_TIMEOUT_MS 2000
-#define NOBODY 65534
-
-static char topdir[] = "/tmp/connect-conformance-XXXXXX";
-static char casedir[64]; /* topdir/NN: this case's own directory */
-static char result[512];  /* what the case prints */
-
-/* --- results -------------------------------------------------------------- */
-
-static const char *ename(int e) {
-	static char buf[16];
-	const char *n = strerrorname_np(e);
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "errno%d", e);
-	return buf;
-}
-
-/* res turns a syscall's return into "ok" or its errno's name. */
-static const char *res(int r) { return r == 0 ? "ok" : ename(errno); }
-
-/* stepf appends one comma-separated step to the case's result; step
-   appends a plain string. */
-__attribute__((format(printf, 1, 2))) static void stepf(const char *fmt, ...) {
-	size_t n = strlen(result);
-	if (n && n < sizeof result - 1)
-		result[n++] = ',';
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(result + n, sizeof result - n, fmt, ap);
-	va_end(ap);
-}
-static void step(const char *s) { stepf("%s", s); }
-
-static pid_t mainpid;
-static int madedir;
-static void cleanup(void);
-
-/* die ends a case whose setup failed (not a connect under test): the case
-   prints "setup-error"; in the main process it ends the run. */
-static void die(const char *what) {
-	fprintf(stderr, "connect: %s: %s\n", what, strerror(errno));
-	if (getpid() != mainpid)
-		_exit(3);
-	if (madedir)
-		cleanup();
-	exit(2);
-}
-
-/* --- addresses -------------------------------------------------------------- */
-
-static struct sockaddr_in in4(const char *addr, int port) {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
-		die(addr);
-	return sa;
-}
-
-static struct sockaddr_in6 in6(const char *addr, int port) {
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	if (inet_pton(AF_INET6, addr, &sa.sin6_addr) != 1)
-		die(addr);
-	return sa;
-}
-
-/* upath names NAME in the case's directory. */
-static struct sockaddr_un upath(const char *name) {
-	struct sockaddr_un su = {.sun_family = AF_UNIX};
-	if ((size_t)snprintf(su.sun_path, sizeof su.sun_path, "%s/%s", casedir, name) >= sizeof su.sun_path)
-		die("unix path too long");
-	return su;
-}
-
-/* abstract names NAME in the abstract namespace (made unique by the pid)
-   and returns the address's length. */
-static socklen_t abstract(struct sockaddr_un *su, const char *name) {
-	memset(su, 0, sizeof *su);
-	su->sun_family = AF_UNIX;
-	snprintf(su->sun_path + 1, sizeof su->sun_path - 1, "connect-conformance-%d-%s", (int)getpid(), name);
-	return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(su->sun_path + 1);
-}
-
-/* --- sockets and listeners ------------------------------------------------- */
-
-static int sock(int family, int type) {
-	int fd = socket(family, type, 0);
-	if (fd < 0)
-		die("socket");
-	return fd;
-}
-
-static void setint(int fd, int level, int opt, int v) {
-	if (setsockopt(fd, level, opt, &v, sizeof v))
-		die("setsockopt");
-}
-
-/* v6only returns an AF_INET6 socket that refuses IPv4. */
-static int v6only(int type) {
-	int fd = sock(AF_INET6, type);
-	setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	return fd;
-}
-
-static int boundport(int fd) {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getsockname(fd, (void *)&ss, &len))
-		die("getsockname");
-	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-/* listen4 opens a TCP listener on ADDR (a loopback address) and an
-   ephemeral port, and returns its fd; *port gets the port. */
-static int listen4(const char *addr, int backlog, int *port) {
-	struct sockaddr_in sa = in4(addr, 0);
-	int fd = sock(AF_INET, SOCK_STREAM);
-	if (bind(fd, (void *)&sa, sizeof sa) || listen(fd, backlog))
-		die("listen4");
-	*port = boundport(fd);
-	return fd;
-}
-
-static int listen6(int backlog, int *port) {
-	struct sockaddr_in6 sa = in6("::1", 0);
-	int fd = v6only(SOCK_STREAM);
-	if (bind(fd, (void *)&sa, sizeof sa) || listen(fd, backlog))
-		die("listen6");
-	*port = boundport(fd);
-	return fd;
-}
-
-/* closedport returns a loopback port that nothing is bound to: one the
-   kernel handed out and that was closed again (nothing else runs in the
-   namespace to take it). */
-static int closedport(int family) {
-	int fd = sock(family, SOCK_STREAM), port;
-	if (family == AF_INET) {
-		struct sockaddr_in sa = in4("127.0.0.1", 0);
-		if (bind(fd, (void *)&sa, sizeof sa))
-			die("bind");
-	} else {
-		struct sockaddr_in6 sa = in6("::1", 0);
-		if (bind(fd, (void *)&sa, sizeof sa))
-			die("bind");
-	}
-	port = boundport(fd);
-	close(fd);
-	return port;
-}
-
-/* unixbound binds a unix socket of TYPE to SU and, when backlog >= 0,
-   listens; it returns the fd. */
-static int unixbound(int type, const struct sockaddr_un *su, socklen_t len, int backlog) {
-	int fd = sock(AF_UNIX, type);
-	if (bind(fd, (const void *)su, len) || (backlog >= 0 && listen(fd, backlog)))
-		die("unix bind");
-	return fd;
-}
+#include "conformance.h"
 
 /* try connects FD and says how it went; tryclose closes FD afterwards. */
 static const char *try(int fd, const void *addr, socklen_t len) { return res(connect(fd, addr, len)); }
@@ -286,91 +100,36 @@ static int fullunix(struct sockaddr_un *su, int *queued) {
 	return l;
 }
 
-/* --- signals: a SIGALRM 100 ms from now, with or without SA_RESTART ------- */
+/* --- the interrupted connects ------------------------------------------------ */
 
-static volatile sig_atomic_t handled;
-static void onalarm(int sig) {
-	(void)sig;
-	handled = 1;
-}
-
-static void alarm100ms(int flags) {
-	struct sigaction sa = {.sa_handler = onalarm, .sa_flags = flags};
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL))
-		die("sigaction");
-	struct itimerval it = {.it_value = {.tv_usec = 100000}};
-	if (setitimer(ITIMER_REAL, &it, NULL))
-		die("setitimer");
-}
-
-/* acceptor accepts one connection on the listener *arg 50 ms after the
-   SIGALRM handler ran, so a connect blocked on the full listener, and
+/* acceptor accepts one connection on the listener *arg: run by
+   afterhandler, so that a connect blocked on the full listener, and
    restarted after the handler, can complete. */
 static void *acceptor(void *arg) {
-	int l = *(int *)arg;
-	for (int i = 0; i < 1500 && !handled; i++)
-		usleep(1000);
-	usleep(50000);
-	int c = accept(l, NULL, NULL);
+	int c = accept(*(int *)arg, NULL, NULL);
 	return (void *)(intptr_t)c;
 }
 
-/* startacceptor starts acceptor with SIGALRM blocked in it, so the signal
-   goes to the thread that connects. */
+static struct later accepting;
 static pthread_t startacceptor(int *l) {
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	pthread_t t;
-	if (pthread_create(&t, NULL, acceptor, l))
-		die("pthread_create");
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return t;
+	accepting = (struct later){.fn = acceptor, .arg = l};
+	return afterhandler(&accepting);
 }
 
 static void joinacceptor(pthread_t t) {
-	void *c;
-	pthread_join(t, &c);
-	if ((intptr_t)c >= 0)
-		close((int)(intptr_t)c);
+	intptr_t c = (intptr_t)joinhandler(t);
+	if (c >= 0)
+		close((int)c);
 }
 
 /* --- another user --------------------------------------------------------- */
 
-/* asuser connects a new unix stream socket to SU in a child running as
-   UID/GID (root keeps its groups and capabilities; anyone else has no
-   supplementary group) and returns what the child saw. */
-static const char *asuser(uid_t uid, const struct sockaddr_un *su) {
-	static char r[32];
-	int p[2];
-	if (pipe(p))
-		die("pipe");
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		const char *s;
-		if (uid != 0 && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
-			s = "setuid-failed";
-		else
-			s = fresh(AF_UNIX, SOCK_STREAM, su, sizeof *su);
-		if (write(p[1], s, strlen(s)) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	ssize_t n = read(p[0], r, sizeof r - 1);
-	r[n > 0 ? n : 0] = 0;
-	if (n <= 0)
-		snprintf(r, sizeof r, "child-died");
-	close(p[0]);
-	waitpid(pid, NULL, 0);
-	return r;
+/* connectas connects a new unix stream socket to the address *arg. */
+static const char *connectas(const void *arg) {
+	const struct sockaddr_un *su = arg;
+	return fresh(AF_UNIX, SOCK_STREAM, su, sizeof *su);
 }
 
-#define CASE(fn) static void fn(void)
 
 /* --- fd: EBADF, ENOTSOCK, and the upper half of the register ---------------- */
 
@@ -389,13 +148,8 @@ CASE(fd_closed) {
 	step(try(fd, &sa, sizeof sa));
 }
 CASE(fd_o_path_file) {
-	struct sockaddr_un f = upath("file");
-	close(open(f.sun_path, O_CREAT | O_WRONLY, 0600));
-	int fd = open(f.sun_path, O_PATH);
-	if (fd < 0)
-		die("open O_PATH");
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
-	step(tryclose(fd, &sa, sizeof sa));
+	step(tryclose(opathfile("file"), &sa, sizeof sa));
 }
 /* An O_PATH fd on a listening socket's inode is not that socket. */
 CASE(fd_o_path_socket) {
@@ -1208,7 +962,7 @@ static void permission(mode_t mode, uid_t uid) {
 	int l = unixbound(SOCK_STREAM, &su, sizeof su, 16);
 	if (chmod(su.sun_path, mode))
 		die("chmod");
-	step(asuser(uid, &su));
+	step(asuser(uid, connectas, &su));
 	close(l);
 }
 CASE(unix_eacces_nobody) { permission(0644, NOBODY); }
@@ -1222,7 +976,7 @@ CASE(unix_eacces_dir_search) {
 	int l = unixbound(SOCK_STREAM, &su, sizeof su, 16);
 	if (chmod(su.sun_path, 0666))
 		die("chmod");
-	step(asuser(NOBODY, &su));
+	step(asuser(NOBODY, connectas, &su));
 	close(l);
 }
 
@@ -1230,11 +984,7 @@ CASE(unix_eacces_dir_search) {
 
 #define NONLOCAL 1 /* names an address outside the loopback: see the top */
 
-static const struct kase {
-	const char *name;
-	void (*fn)(void);
-	int flags;
-} cases[] = {
+static const struct kase cases[] = {
     {"fd.minus_one", fd_minus_one, 0},
     {"fd.int_min", fd_int_min, 0},
     {"fd.closed", fd_closed, 0},
@@ -1392,115 +1142,13 @@ static int isolated(void) {
 	return ok;
 }
 
-static long long nowms(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+/* skipnonlocal skips the NONLOCAL cases where the namespace is not
+   isolated (decided once, before the first case). */
+static int skipnonlocal(const struct kase *k) {
+	static int nonlocal = -1;
+	if (nonlocal < 0)
+		nonlocal = isolated();
+	return (k->flags & NONLOCAL) && !nonlocal;
 }
 
-/* run runs case i in a child with a time limit and prints its line;
-   it returns 0, or 1 when the case did not come to its end. */
-static int run(int i) {
-	snprintf(casedir, sizeof casedir, "%s/%02d", topdir, i);
-	if (mkdir(casedir, 0711) || chmod(casedir, 0711)) /* nobody may search it */
-		die("mkdir");
-	int p[2];
-	if (pipe(p))
-		die("pipe");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		close(p[0]);
-		result[0] = 0;
-		cases[i].fn();
-		if (write(p[1], result, strlen(result)) < 0)
-			_exit(4);
-		_exit(0);
-	}
-	close(p[1]);
-	char out[sizeof result] = "";
-	size_t n = 0;
-	long long deadline = nowms() + CASE_TIMEOUT_MS;
-	int timedout = 0;
-	for (;;) {
-		long long left = deadline - nowms();
-		struct pollfd pf = {.fd = p[0], .events = POLLIN};
-		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
-			timedout = 1;
-			break;
-		}
-		ssize_t r = read(p[0], out + n, sizeof out - 1 - n);
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	out[n] = 0;
-	close(p[0]);
-	if (timedout)
-		kill(pid, SIGKILL);
-	int status;
-	waitpid(pid, &status, 0);
-	const char *line = out;
-	if (timedout)
-		line = "TIMEOUT";
-	else if (WIFSIGNALED(status))
-		line = sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "killed";
-	else if (WEXITSTATUS(status) != 0)
-		line = "setup-error";
-	printf("%s: %s\n", cases[i].name, line);
-	return line != out;
-}
-
-static void cleanup(void) {
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("rm", "rm", "-rf", "--", topdir, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fprintf(stderr, "connect: could not remove %s\n", topdir);
-}
-
-int main(int argc, char **argv) {
-	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (int i = 0; i < NCASES; i++)
-			printf("%s\n", cases[i].name);
-		return 0;
-	}
-	int want[NCASES];
-	for (int i = 0; i < NCASES; i++)
-		want[i] = argc == 1;
-	for (int a = 1; a < argc; a++) {
-		int found = 0;
-		for (int i = 0; i < NCASES; i++)
-			if (strcmp(argv[a], cases[i].name) == 0)
-				want[i] = found = 1;
-		if (!found) {
-			fprintf(stderr, "connect: no case %s (try --list)\nusage: connect [--list | CASE...]\n", argv[a]);
-			return 2;
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	mainpid = getpid();
-	if (!mkdtemp(topdir))
-		die("mkdtemp");
-	madedir = 1;
-	if (chmod(topdir, 0711)) /* nobody may search it */
-		die("chmod");
-	int nonlocal = isolated(), failed = 0;
-	for (int i = 0; i < NCASES; i++) {
-		if (!want[i])
-			continue;
-		if ((cases[i].flags & NONLOCAL) && !nonlocal) {
-			printf("%s: skipped\n", cases[i].name);
-			continue;
-		}
-		failed |= run(i);
-	}
-	fflush(stdout);
-	cleanup();
-	return failed;
-}
+int main(int argc, char **argv) { return conformance_main("connect", argc, argv, cases, NCASES, skipnonlocal); }
