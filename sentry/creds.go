@@ -101,6 +101,17 @@ func (c creds) assume() error {
 	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)-1), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
 		return fmt.Errorf("setgroups: %w", e)
 	}
+	// The effective ids too: a unix stream peer learns them at connect
+	// (SO_PEERCRED), and a program running as nobody must not appear to
+	// it as the supervisor's root. The real and saved ids stay, so the
+	// permitted capabilities do and the effective set can be narrowed
+	// below; setresuid also sets the fs ids, checked below.
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(c.fsgid), ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresgid: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(c.fsuid), ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresuid: %w", e)
+	}
 	// setfsuid/setfsgid report the previous id, never an error: check
 	// by reading it back.
 	unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.fsgid), 0, 0)
