@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -163,16 +162,8 @@ func (t *task) read(addr uint64, n int) ([]byte, error) {
 
 // threadGroup returns the thread group (process) id of thread tid.
 func threadGroup(tid int) (int, error) {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return 0, fmt.Errorf("no Tgid in /proc/%d/status", tid)
+	c, err := taskCreds(tid)
+	return c.tgid, err
 }
 
 // executable is the path of the program task tid runs, for the audit log.

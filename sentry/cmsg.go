@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,7 +62,7 @@ func (c *call) translateControl(family int, control []byte) (out []byte, closeFd
 	if family != unix.AF_UNIX {
 		return control, closeFds, 0, false, nil
 	}
-	ids, err := readTaskIDs(c.task.tid)
+	ids, err := taskCreds(c.task.tid)
 	if err != nil {
 		return nil, closeFds, 0, false, fmt.Errorf("read the program's ids: %w", err)
 	}
@@ -178,7 +176,7 @@ func routesBySource(control []byte) bool {
 //
 // The ids are compared as the supervisor sees them (/proc), which is how
 // the program sees them where both share their namespaces (--net host).
-func (c *call) translateCreds(ids taskIDs, data []byte) unix.Errno {
+func (c *call) translateCreds(ids creds, data []byte) unix.Errno {
 	ne := binary.NativeEndian
 	pid, uid, gid := int(int32(ne.Uint32(data[0:]))), ne.Uint32(data[4:]), ne.Uint32(data[8:])
 	if uid == ^uint32(0) || gid == ^uint32(0) {
@@ -194,43 +192,4 @@ func (c *call) translateCreds(ids taskIDs, data []byte) unix.Errno {
 		ne.PutUint32(data[0:], uint32(os.Getpid()))
 	}
 	return 0
-}
-
-// taskIDs are a thread's process id, its real, effective and saved user
-// and group ids, and its effective capabilities.
-type taskIDs struct {
-	tgid       int
-	uids, gids [3]int
-	capEff     uint64
-}
-
-func readTaskIDs(tid int) (taskIDs, error) {
-	var ids taskIDs
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return ids, err
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		key, val, _ := strings.Cut(line, ":")
-		f := strings.Fields(val)
-		switch key {
-		case "Tgid":
-			if len(f) > 0 {
-				ids.tgid, _ = strconv.Atoi(f[0])
-			}
-		case "Uid", "Gid":
-			dst := &ids.uids
-			if key == "Gid" {
-				dst = &ids.gids
-			}
-			for i := 0; i < 3 && i < len(f); i++ {
-				dst[i], _ = strconv.Atoi(f[i])
-			}
-		case "CapEff":
-			if len(f) > 0 {
-				ids.capEff, _ = strconv.ParseUint(f[0], 16, 64)
-			}
-		}
-	}
-	return ids, nil
 }

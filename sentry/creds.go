@@ -11,10 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// creds are what the kernel checks when a path is looked up and a socket
-// file is opened for writing: the filesystem ids, the supplementary groups
-// and the effective capabilities (CAP_DAC_OVERRIDE and friends).
+// creds are a thread's identity as /proc/<tid>/status shows it. A path
+// lookup and the opening of a socket file for writing check the filesystem
+// ids, the supplementary groups and the effective capabilities
+// (CAP_DAC_OVERRIDE and friends); an SCM_CREDENTIALS claim is checked
+// against the process id and the real, effective and saved ids.
 type creds struct {
+	tgid         int
+	uids, gids   [3]int // real, effective, saved
 	fsuid, fsgid int
 	groups       []int
 	capEff       uint64
@@ -44,18 +48,28 @@ func parseStatusCreds(path string) (creds, error) {
 		}
 		f := strings.Fields(val)
 		switch key {
+		case "Tgid":
+			if len(f) != 1 {
+				return creds{}, fmt.Errorf("%s: malformed Tgid line %q", path, line)
+			}
+			if c.tgid, err = strconv.Atoi(f[0]); err != nil {
+				return creds{}, fmt.Errorf("%s: Tgid: %w", path, err)
+			}
+			seen++
 		case "Uid", "Gid":
 			if len(f) != 4 {
 				return creds{}, fmt.Errorf("%s: malformed %s line %q", path, key, line)
 			}
-			id, err := strconv.Atoi(f[3]) // real, effective, saved, filesystem
-			if err != nil {
-				return creds{}, fmt.Errorf("%s: %s: %w", path, key, err)
+			var ids [4]int // real, effective, saved, filesystem
+			for i := range ids {
+				if ids[i], err = strconv.Atoi(f[i]); err != nil {
+					return creds{}, fmt.Errorf("%s: %s: %w", path, key, err)
+				}
 			}
 			if key == "Uid" {
-				c.fsuid = id
+				c.uids, c.fsuid = [3]int(ids[:3]), ids[3]
 			} else {
-				c.fsgid = id
+				c.gids, c.fsgid = [3]int(ids[:3]), ids[3]
 			}
 			seen++
 		case "Groups":
@@ -77,21 +91,24 @@ func parseStatusCreds(path string) (creds, error) {
 			seen++
 		}
 	}
-	if seen != 4 {
+	if seen != 5 {
 		return creds{}, fmt.Errorf("%s: missing credential lines", path)
 	}
 	return c, nil
 }
 
+// equal reports whether c and o would pass the same path and socket-file
+// permission checks and show a unix peer the same effective ids.
 func (c creds) equal(o creds) bool {
-	return c.fsuid == o.fsuid && c.fsgid == o.fsgid && c.capEff == o.capEff && slices.Equal(c.groups, o.groups)
+	return c.uids[1] == o.uids[1] && c.gids[1] == o.gids[1] && c.fsuid == o.fsuid && c.fsgid == o.fsgid && c.capEff == o.capEff && slices.Equal(c.groups, o.groups)
 }
 
 // assume gives the calling thread — only it: the raw syscalls below act on
 // one thread, unlike Go's syscall.Setuid family — the child's filesystem
 // identity, so that path lookups and the socket's write-permission check are
-// the child's. The thread can never get its own identity back and must end
-// with its goroutine (see interruptible's dirty flag).
+// the child's, and its effective ids, which a unix peer learns. The thread
+// can never get its own identity back and must end with its goroutine (see
+// interruptible's dirty flag).
 func (c creds) assume() error {
 	gids := make([]uint32, len(c.groups))
 	for i, g := range c.groups {
@@ -105,11 +122,11 @@ func (c creds) assume() error {
 	// (SO_PEERCRED), and a program running as nobody must not appear to
 	// it as the supervisor's root. The real and saved ids stay, so the
 	// permitted capabilities do and the effective set can be narrowed
-	// below; setresuid also sets the fs ids, checked below.
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(c.fsgid), ^uintptr(0)); e != 0 {
+	// below; setresuid also sets the fs ids, set after it.
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(c.gids[1]), ^uintptr(0)); e != 0 {
 		return fmt.Errorf("setresgid: %w", e)
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(c.fsuid), ^uintptr(0)); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(c.uids[1]), ^uintptr(0)); e != 0 {
 		return fmt.Errorf("setresuid: %w", e)
 	}
 	// setfsuid/setfsgid report the previous id, never an error: check
@@ -122,15 +139,15 @@ func (c creds) assume() error {
 	if prev, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0); int(prev) != c.fsuid {
 		return fmt.Errorf("setfsuid(%d) did not take", c.fsuid)
 	}
-	// Changing fsuid away from 0 already dropped the filesystem
-	// capabilities; narrow the effective set to the child's for the rest.
+	// Leaving uid 0 cleared the effective set (or only its filesystem
+	// part): make it the child's, from the permitted set that stayed.
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capget: %w", err)
 	}
-	data[0].Effective &= uint32(c.capEff)
-	data[1].Effective &= uint32(c.capEff >> 32)
+	data[0].Effective = data[0].Permitted & uint32(c.capEff)
+	data[1].Effective = data[1].Permitted & uint32(c.capEff>>32)
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}

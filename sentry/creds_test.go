@@ -3,11 +3,12 @@ package sentry
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
 func TestParseStatusCreds(t *testing.T) {
-	status := "Name:\tx\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\nGroups:\t27 4 100 \nCapEff:\t0000000000000400\n"
+	status := "Name:\tx\nTgid:\t4242\nNgid:\t0\nPid:\t4243\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\nGroups:\t27 4 100 \nCapEff:\t0000000000000400\n"
 	p := filepath.Join(t.TempDir(), "status")
 	if err := os.WriteFile(p, []byte(status), 0o600); err != nil {
 		t.Fatal(err)
@@ -16,12 +17,22 @@ func TestParseStatusCreds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := creds{fsuid: 1003, fsgid: 53, groups: []int{4, 27, 100}, capEff: 0x400}
-	if !c.equal(want) {
+	want := creds{tgid: 4242, uids: [3]int{1000, 1001, 1002}, gids: [3]int{50, 51, 52}, fsuid: 1003, fsgid: 53, groups: []int{4, 27, 100}, capEff: 0x400}
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("parsed %+v, want %+v", c, want)
 	}
-	if c.equal(creds{fsuid: 1003, fsgid: 53, groups: []int{4, 27}, capEff: 0x400}) {
+	if !c.equal(want) {
+		t.Fatal("creds do not equal themselves")
+	}
+	other := want
+	other.groups = []int{4, 27}
+	if c.equal(other) {
 		t.Fatal("creds with other groups compare equal")
+	}
+	other = want
+	other.uids[1] = 0
+	if c.equal(other) {
+		t.Fatal("creds with another effective uid compare equal: a unix peer would see the wrong one")
 	}
 }
 
@@ -31,6 +42,6 @@ func TestParseStatusCredsRejectsTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := parseStatusCreds(p); err == nil {
-		t.Fatal("a status without Gid, Groups and CapEff parsed")
+		t.Fatal("a status without Tgid, Gid, Groups and CapEff parsed")
 	}
 }

@@ -93,13 +93,7 @@ func sysSendto(c *call) {
 	m := &outMsg{sendto: true, name: name, iovs: []unix.RemoteIovec{{Base: uintptr(c.n.Args[1]), Len: int(length)}}}
 	defer m.release()
 	flags := int(uint32(c.n.Args[3]))
-	if !c.prepare(sock, si, m) || !c.stillWaiting() {
-		return
-	}
-	val, errno, aborted, ok := c.sendOne(sock, si, m, flags)
-	if ok {
-		c.answerSend(sock, val, errno, aborted)
-	}
+	c.sendAndAnswer(sock, si, m, flags)
 }
 
 // sysSendmsg handles sendmsg(2): sendmsg(int fd, const struct msghdr *msg,
@@ -128,6 +122,12 @@ func sysSendmsg(c *call) {
 		return
 	}
 	defer m.release()
+	c.sendAndAnswer(sock, si, m, flags)
+}
+
+// sendAndAnswer prepares one message, sends it when the policy allows and
+// answers the program: the end of sendto and sendmsg alike.
+func (c *call) sendAndAnswer(sock int, si sockInfo, m *outMsg, flags int) {
 	if !c.prepare(sock, si, m) || !c.stillWaiting() {
 		return
 	}
