@@ -17,11 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -84,35 +82,56 @@ type Stack struct {
 	names  *Names
 	dns    *dnsServer
 	syns   *synTable
-	tun    int
+	link   *tunLink
 	dialer net.Dialer
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Start runs a stack on cfg.TUN.
+// Start runs a stack on cfg.TUN, which it owns from then on (also when it
+// fails).
 func Start(cfg Config) (*Stack, error) {
-	ep, err := fdbased.New(&fdbased.Options{FDs: []int{cfg.TUN}, MTU: MTU})
+	link, err := newTUNLink(cfg.TUN, MTU)
 	if err != nil {
-		return nil, fmt.Errorf("netstack: link endpoint on the TUN device: %v", err)
+		return nil, fmt.Errorf("netstack: %w", err)
 	}
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
+	fail := func(what string, err tcpip.Error) (*Stack, error) {
+		s.RemoveNIC(nicID)
+		s.Destroy()
+		link.Close()
+		return nil, fmt.Errorf("netstack: %s: %v", what, err)
+	}
 	syns := newSynTable()
-	if err := s.CreateNIC(nicID, newSynSniffer(ep, syns)); err != nil {
-		return nil, fmt.Errorf("netstack: create NIC: %v", err)
+	if err := s.CreateNIC(nicID, newSynSniffer(link, syns)); err != nil {
+		return fail("create NIC", err)
 	}
 	// The stack answers for every destination the program names, not
 	// only for addresses of its own: promiscuous to accept them, spoofing
 	// to reply as them.
 	if err := s.SetPromiscuousMode(nicID, true); err != nil {
-		return nil, fmt.Errorf("netstack: promiscuous mode: %v", err)
+		return fail("promiscuous mode", err)
 	}
 	if err := s.SetSpoofing(nicID, true); err != nil {
-		return nil, fmt.Errorf("netstack: spoofing: %v", err)
+		return fail("spoofing", err)
+	}
+	// No TIME-WAIT in the stack. When the destination closes first the
+	// stack is the active closer and would hold the flow 60 s, while the
+	// program's kernel, the passive closer, frees the port at once and
+	// may reuse it. gVisor hands a new SYN for a flow in TIME-WAIT only
+	// to a listening endpoint — never to the forwarder — so that connect
+	// went unanswered until the 60 s were over (seen: 1 run in ~20 of
+	// 2000 connects stalled 63 s). A real server in TIME-WAIT accepts
+	// such a SYN; here nothing can arrive late or twice (the link is a
+	// local TUN device), and the program's kernel keeps its own
+	// TIME-WAIT where it closed first.
+	tw := tcpip.TCPTimeWaitTimeoutOption(0)
+	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &tw); err != nil {
+		return fail("TIME-WAIT timeout", err)
 	}
 	s.SetRouteTable([]tcpip.Route{
 		{Destination: header.IPv4EmptySubnet, NIC: nicID},
@@ -127,9 +146,13 @@ func Start(cfg Config) (*Stack, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	names := NewNames()
 	st := &Stack{
-		s: s, policy: cfg.Policy, names: names, syns: syns, tun: cfg.TUN,
-		dns:    &dnsServer{policy: cfg.Policy, upstream: upstream, names: names},
-		dialer: net.Dialer{Timeout: dialTimeout}, ctx: ctx, cancel: cancel,
+		s: s, policy: cfg.Policy, names: names, syns: syns, link: link,
+		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names},
+		// No keep-alive probes: Linux sends none unless the program
+		// asks, and the program's own socket options stay on its side
+		// of the stack. (Go's default would also cost four setsockopt
+		// calls per connect.)
+		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: -1}, ctx: ctx, cancel: cancel,
 	}
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, tcpReceiveWindow, maxInFlight, st.forwardTCP).HandlePacket)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, st.forwardUDP).HandlePacket)
@@ -148,13 +171,12 @@ func IsDNS(dst netip.AddrPort) bool {
 // Close stops the stack and every flow it forwards.
 func (st *Stack) Close() {
 	st.cancel()
-	// Removing the NIC stops the link endpoint's readers and packet
-	// processors and waits for them; the stack's own Close would leave
-	// them reading the TUN device.
+	// Removing the NIC closes the TUN device and waits for the link's
+	// reader; the stack's own Destroy would leave it reading.
 	st.s.RemoveNIC(nicID)
 	st.s.Destroy()
 	st.wg.Wait()
-	unix.Close(st.tun)
+	st.link.Close()
 }
 
 // Target is where a flow to dst really goes: the gateway stands for the
@@ -192,27 +214,27 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		r.Complete(true) // RST: nothing leaves for a denied destination
 		return
 	}
+	// The forwarder runs each request on a goroutine of its own: dial
+	// and splice here, with no further hand-off.
 	st.wg.Add(1)
-	go func() {
-		defer st.wg.Done()
-		up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
-		k := flowKey{src: addrPort(id.RemoteAddress, 0).Addr(), dst: dst.Addr(), sport: id.RemotePort, dport: id.LocalPort}
-		quote := st.syns.take(k)
-		if err != nil {
-			st.refuse(r, k, quote, err)
-			return
-		}
-		var wq waiter.Queue
-		ep, tcpErr := r.CreateEndpoint(&wq)
-		if tcpErr != nil {
-			r.Complete(true)
-			up.Close()
-			return
-		}
-		r.Complete(false)
-		down := gonet.NewTCPConn(&wq, ep)
-		splice(down, up.(*net.TCPConn))
-	}()
+	defer st.wg.Done()
+	up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
+	k := flowKey{src: addrPort(id.RemoteAddress, 0).Addr(), dst: dst.Addr(), sport: id.RemotePort, dport: id.LocalPort}
+	quote := st.syns.take(k)
+	if err != nil {
+		st.refuse(r, k, quote, err)
+		return
+	}
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq)
+	if tcpErr != nil {
+		r.Complete(true)
+		up.Close()
+		return
+	}
+	r.Complete(false)
+	down := gonet.NewTCPConn(&wq, ep)
+	splice(down, up.(*net.TCPConn))
 }
 
 // refuse ends the program's handshake as the failed dial says the network
@@ -227,7 +249,7 @@ func (st *Stack) refuse(r *tcp.ForwarderRequest, k flowKey, quote []byte, err er
 		r.Complete(false)
 		// Written straight to the TUN device, as a router's error
 		// would arrive; a lost one leaves the program to time out.
-		_, _ = unix.Write(st.tun, unreachable(k, quote, hostUnreach))
+		st.link.writeRaw(unreachable(k, quote, hostUnreach))
 	case isTimeout(err):
 		r.Complete(false)
 	default:
@@ -248,13 +270,27 @@ type halfCloser interface {
 	CloseWrite() error
 }
 
+// spliceBufSize is the copy buffer of each direction of a TCP flow: a
+// full-size segment on the TUN link (MTU) fits in one read.
+const spliceBufSize = 64 << 10
+
+// spliceBufs are reused: a buffer per direction per flow, allocated anew,
+// made short connections (connect, a request, close) the main source of
+// garbage, and each garbage collection a stall for every flow.
+var spliceBufs = sync.Pool{New: func() any { return new([spliceBufSize]byte) }}
+
 // splice copies both ways until both directions have ended, passing each
 // end of stream on as a half-close.
 func splice(a, b halfCloser) {
 	var wg sync.WaitGroup
 	cp := func(dst, src halfCloser) {
 		defer wg.Done()
-		io.Copy(dst, src)
+		buf := spliceBufs.Get().(*[spliceBufSize]byte)
+		defer spliceBufs.Put(buf)
+		// Bare Writer and Reader: with their ReadFrom and WriteTo in
+		// sight io.CopyBuffer would ignore buf, and neither side can
+		// splice(2) to the other (one is netstack's) anyway.
+		io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
 		dst.CloseWrite()
 	}
 	wg.Add(2)

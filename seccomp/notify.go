@@ -7,6 +7,7 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/rawfile"
 )
 
 // The notification ioctls are made directly rather than through
@@ -83,12 +84,20 @@ func (l *Listener) Receive() (*Notif, error) {
 	for {
 		// poll first: a blocked NOTIF_RECV ioctl never wakes when the
 		// last task exits, but poll reports POLLHUP then.
-		fds := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
+		//
+		// rawfile.BlockingPoll gives up the thread's P (Go's right to
+		// run code) as it enters ppoll. A plain blocking poll keeps it
+		// until sysmon takes it back, 20 µs to 10 ms later, and the
+		// goroutines that must run to answer the call in flight —
+		// netstack's, which complete a connect — wait for it. The
+		// thread itself waits, not Go's poller, so the trapped
+		// thread's synchronous wake-up still lands on it directly.
+		fds := []rawfile.PollEvent{{FD: int32(l.fd), Events: unix.POLLIN}}
+		if _, errno := rawfile.BlockingPoll(&fds[0], len(fds), nil); errno != 0 {
+			if errno == unix.EINTR {
 				continue
 			}
-			return nil, fmt.Errorf("poll seccomp listener: %w", err)
+			return nil, fmt.Errorf("poll seccomp listener: %w", errno)
 		}
 		if fds[0].Revents&unix.POLLIN == 0 {
 			if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {

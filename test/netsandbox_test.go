@@ -116,6 +116,42 @@ print(reply.decode())`
 	}
 }
 
+// TestSandboxModeSourcePortReused: a program connects again from the same
+// source port to a server that closed the previous connection first. The
+// server's side of that flow is in TIME-WAIT, which Linux lets a new SYN
+// end; natively every round connects. Through netstack the stack stands in
+// for the server, and it once held such a flow 60 s, dropping the new SYN:
+// the connect stalled (here: failed after 5 s), as any program making short
+// connections could hit when its kernel reused a port.
+func TestSandboxModeSourcePortReused(t *testing.T) {
+	prog := buildC(t, "progs/samesport.c")
+	h := newTestHost(t)
+	ln := h.listen(t, "tcp4", h.addr+":0")
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int64
+	serve(ln, func(c net.Conn) { accepted.Add(1) }) // closes at once: the server closes first
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	const rounds = 4
+	var want strings.Builder
+	for i := range rounds {
+		fmt.Fprintf(&want, "round %d: ok\n", i)
+	}
+	args := []string{prog, h.addr, port, fmt.Sprint(rounds)}
+	native := runCmd(t, time.Minute, args...)
+	if native.stdout != want.String() {
+		t.Fatalf("natively:\n%s(status %d, %s)\nwant:\n%s", native.stdout, native.status, native.stderr, want.String())
+	}
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s:%s\n", h.addr, port))
+	before := accepted.Load()
+	r := runCmd(t, time.Minute, inSandboxMode(pol, args...)...)
+	if r.stdout != want.String() {
+		t.Errorf("through netstack:\n%s(status %d, %s)\nwant, as natively:\n%s", r.stdout, r.status, r.stderr, want.String())
+	}
+	if got := accepted.Load() - before; got != rounds {
+		t.Errorf("the server accepted %d connections through netstack, want %d", got, rounds)
+	}
+}
+
 // udpCounter counts the datagrams a test host receives on a port.
 func udpCounter(t *testing.T, h *testHost) (port int, count *atomic.Int64) {
 	pc := h.listenPacket(t)

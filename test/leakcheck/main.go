@@ -5,10 +5,7 @@
 //
 //	leakcheck RUNS host|sandbox POLICY PROG [ARGS...]
 //
-// It prints one line per run, "run=N status=S goroutines=G fds=F
-// eventfds=E": eventfds are counted apart, since gVisor's fdbased link
-// endpoint never closes the eventfd it stops its readers with (one per
-// stack; the sandbox runs one stack per process).
+// It prints one line per run, "run=N status=S goroutines=G fds=F".
 package main
 
 import (
@@ -64,8 +61,8 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		goroutines, fds, eventfds := settle()
-		fmt.Printf("run=%d status=%d goroutines=%d fds=%d eventfds=%d\n", i, status, goroutines, fds, eventfds)
+		goroutines, fds := settle()
+		fmt.Printf("run=%d status=%d goroutines=%d fds=%d\n", i, status, goroutines, fds)
 	}
 	if os.Getenv("LEAKCHECK_DUMP") != "" {
 		// What is left, for whoever hunts a leak the test found.
@@ -81,7 +78,7 @@ func main() {
 
 // settle waits, up to two seconds, for goroutines that are on their way
 // out (a receiver, netstack's workers) to end, and returns the counts.
-func settle() (goroutines, fds, eventfds int) {
+func settle() (goroutines, fds int) {
 	prev := -1
 	for range 40 {
 		goroutines = runtime.NumGoroutine()
@@ -95,14 +92,7 @@ func settle() (goroutines, fds, eventfds int) {
 	if err != nil {
 		fail(err)
 	}
-	for _, e := range entries {
-		if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); target == "anon_inode:[eventfd]" {
-			eventfds++
-		} else {
-			fds++
-		}
-	}
-	return goroutines, fds, eventfds
+	return goroutines, len(entries)
 }
 
 func fail(err error) {

@@ -1,0 +1,291 @@
+package netstack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// tunLink is the stack's side of the TUN device: it reads the program's
+// packets through Go's network poller and delivers each on the reading
+// goroutine, and writes the stack's packets from a writer goroutine.
+//
+// Why not gVisor's fdbased endpoint: it waits for packets in a ppoll made
+// as an ordinary blocking syscall, so its thread keeps its P (Go's right
+// to run code) while it sleeps, and it hands every packet to a processor
+// goroutine — which it readies on that same P just before going back to
+// sleep. The packet then waits until Go's sysmon takes the P back, 20 µs
+// to 10 ms later: measured, a connect through the stack spent most of its
+// ~450 µs so. Here a goroutine waiting for the device holds no P, and no
+// packet waits for another goroutine before the stack sees it.
+//
+// Why writes are queued: the stack writes a SYN-ACK while it holds the
+// new connection's lock, and the program's kernel answers it with an ACK
+// within that very write(2). gVisor's TCP processor, finding the lock
+// held, puts the ACK back and tries again at once — a busy loop for as
+// long as the write lasts, on one of our two CPUs. Queued, the write
+// happens after the lock is let go.
+type tunLink struct {
+	fd   int      // the device, non-blocking; owned by file
+	file *os.File // fd in Go's network poller
+	raw  syscall.RawConn
+	mtu  uint32
+
+	mu         sync.RWMutex
+	dispatcher stack.NetworkDispatcher
+	closed     bool // the device is closed: nothing is read or written
+	reading    sync.WaitGroup
+
+	outMu     sync.Mutex
+	out       []*stack.PacketBuffer // queued for the writer
+	outClosed bool
+	outReady  chan struct{} // a token: out has packets
+	outDone   chan struct{} // closed: the writer must end
+	writing   sync.WaitGroup
+}
+
+// maxQueued bounds the packets waiting for the writer, as a device's
+// transmit queue does (Linux's default txqueuelen is 1000); beyond it the
+// stack's packets are dropped, and TCP sends them again.
+const maxQueued = 1024
+
+var _ stack.LinkEndpoint = (*tunLink)(nil)
+
+// newTUNLink takes ownership of fd, a TUN device opened with IFF_NO_PI
+// (bare IP packets) and O_NONBLOCK.
+func newTUNLink(fd int, mtu uint32) (*tunLink, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("TUN device non-blocking: %w", err)
+	}
+	file := os.NewFile(uintptr(fd), "tun")
+	raw, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("TUN device: %w", err)
+	}
+	l := &tunLink{fd: fd, file: file, raw: raw, mtu: mtu, outReady: make(chan struct{}, 1), outDone: make(chan struct{})}
+	l.writing.Add(1)
+	go l.writeLoop()
+	return l, nil
+}
+
+// Attach starts delivering the device's packets to d; a nil d (the NIC is
+// being removed) stops it and waits for the reader to end.
+func (l *tunLink) Attach(d stack.NetworkDispatcher) {
+	l.mu.Lock()
+	if d == nil {
+		l.dispatcher = nil
+		l.mu.Unlock()
+		l.closeFile()
+		l.reading.Wait()
+		return
+	}
+	start := l.dispatcher == nil && !l.closed
+	l.dispatcher = d
+	l.mu.Unlock()
+	if start {
+		l.reading.Add(1)
+		go l.readLoop()
+	}
+}
+
+// closeFile stops the writer, then closes the device once, waking the
+// reader: the writer never uses fd once it may name another file.
+func (l *tunLink) closeFile() {
+	l.outMu.Lock()
+	if !l.outClosed {
+		l.outClosed = true
+		close(l.outDone)
+	}
+	l.outMu.Unlock()
+	l.writing.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		l.file.Close()
+	}
+}
+
+// readLoop reads one packet per read(2) — a TUN device gives one a read —
+// until the device is closed.
+func (l *tunLink) readLoop() {
+	defer l.reading.Done()
+	for {
+		// A fresh view per packet: the stack may keep it (a queued
+		// segment) past the next read. Views come from gVisor's
+		// pools, sized in powers of two, so the MTU's worth is cheap.
+		v := buffer.NewViewSize(int(l.mtu))
+		var n int
+		var rerr error
+		err := l.raw.Read(func(fd uintptr) bool {
+			n, rerr = unix.Read(int(fd), v.AsSlice())
+			return rerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			v.Release()
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return // closed (os.ErrClosed), or the device is gone
+		}
+		if n <= 0 {
+			v.Release()
+			continue
+		}
+		v.CapLength(n)
+		l.deliver(v)
+	}
+}
+
+// deliver passes one packet read from the device to the stack.
+func (l *tunLink) deliver(v *buffer.View) {
+	var proto tcpip.NetworkProtocolNumber
+	switch header.IPVersion(v.AsSlice()) {
+	case header.IPv4Version:
+		proto = header.IPv4ProtocolNumber
+	case header.IPv6Version:
+		proto = header.IPv6ProtocolNumber
+	default:
+		v.Release() // not IP: nothing the stack could take
+		return
+	}
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	defer pkt.DecRef()
+	l.mu.RLock()
+	d := l.dispatcher
+	l.mu.RUnlock()
+	if d != nil {
+		d.DeliverNetworkPacket(proto, pkt)
+	}
+}
+
+// WritePackets queues the packets for the writer. When the queue is full
+// the rest are dropped, as a full device queue drops them.
+func (l *tunLink) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	l.outMu.Lock()
+	if l.outClosed {
+		l.outMu.Unlock()
+		return 0, &tcpip.ErrClosedForSend{}
+	}
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		if len(l.out) >= maxQueued {
+			break
+		}
+		// A clone shares the payload; the stack may reuse pkt itself
+		// once this returns.
+		l.out = append(l.out, pkt.Clone())
+		n++
+	}
+	l.outMu.Unlock()
+	if n == 0 {
+		return 0, &tcpip.ErrNoBufferSpace{}
+	}
+	select {
+	case l.outReady <- struct{}{}:
+	default: // the writer has a token already
+	}
+	return n, nil
+}
+
+// writeRaw queues one packet the stack did not make (an ICMP error made up
+// for the program).
+func (l *tunLink) writeRaw(b []byte) {
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
+	defer pkt.DecRef()
+	var pkts stack.PacketBufferList
+	pkts.PushBack(pkt)
+	l.WritePackets(pkts)
+}
+
+// writeLoop writes queued packets, one writev(2) each — a TUN device
+// takes one packet a write, and never blocks: the kernel takes the packet
+// at once or drops it, as a full link would — until the link closes.
+func (l *tunLink) writeLoop() {
+	defer l.writing.Done()
+	var batch []*stack.PacketBuffer
+	for {
+		select {
+		case <-l.outReady:
+		case <-l.outDone:
+			l.outMu.Lock()
+			batch, l.out = l.out, nil
+			l.outMu.Unlock()
+			for _, pkt := range batch {
+				pkt.DecRef()
+			}
+			return
+		}
+		l.outMu.Lock()
+		batch, l.out = l.out, batch[:0]
+		l.outMu.Unlock()
+		for i, pkt := range batch {
+			_, _ = unix.Writev(l.fd, pkt.AsSlices())
+			pkt.DecRef()
+			batch[i] = nil
+		}
+	}
+}
+
+// MTU implements stack.LinkEndpoint.
+func (l *tunLink) MTU() uint32 { return l.mtu }
+
+// SetMTU implements stack.LinkEndpoint: the device's MTU is set where it
+// is created, and the stack follows it.
+func (l *tunLink) SetMTU(uint32) {}
+
+// MaxHeaderLength implements stack.LinkEndpoint: a TUN device has no
+// link-layer header.
+func (l *tunLink) MaxHeaderLength() uint16 { return 0 }
+
+// LinkAddress implements stack.LinkEndpoint: none, as for any TUN device.
+func (l *tunLink) LinkAddress() tcpip.LinkAddress { return "" }
+
+// SetLinkAddress implements stack.LinkEndpoint.
+func (l *tunLink) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities implements stack.LinkEndpoint: none. Checksums are computed
+// and verified by the stack, so a packet the program's raw socket corrupts
+// is dropped as a real network's receiver would drop it.
+func (l *tunLink) Capabilities() stack.LinkEndpointCapabilities { return 0 }
+
+// IsAttached implements stack.LinkEndpoint.
+func (l *tunLink) IsAttached() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.dispatcher != nil
+}
+
+// Wait implements stack.LinkEndpoint: it waits for the reader to end.
+func (l *tunLink) Wait() { l.reading.Wait() }
+
+// ARPHardwareType implements stack.LinkEndpoint.
+func (l *tunLink) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+
+// AddHeader implements stack.LinkEndpoint: there is no link header.
+func (l *tunLink) AddHeader(*stack.PacketBuffer) {}
+
+// ParseHeader implements stack.LinkEndpoint: there is no link header.
+func (l *tunLink) ParseHeader(*stack.PacketBuffer) bool { return true }
+
+// Close implements stack.LinkEndpoint: it closes the device.
+func (l *tunLink) Close() {
+	l.closeFile()
+	l.reading.Wait()
+}
+
+// SetOnCloseAction implements stack.LinkEndpoint.
+func (l *tunLink) SetOnCloseAction(func()) {}

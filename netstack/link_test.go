@@ -1,0 +1,124 @@
+package netstack
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// delivered is a dispatcher that passes on what the link delivers.
+type delivered chan struct {
+	proto tcpip.NetworkProtocolNumber
+	data  []byte
+}
+
+func (d delivered) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	d <- struct {
+		proto tcpip.NetworkProtocolNumber
+		data  []byte
+	}{proto, pkt.ToView().AsSlice()}
+}
+
+func (d delivered) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+// newTestLink runs a tunLink on one end of a SOCK_SEQPACKET pair, which
+// keeps packet boundaries as a TUN device does, and returns the other end.
+func newTestLink(t *testing.T) (*tunLink, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	l, err := newTUNLink(fds[0], 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, fds[1]
+}
+
+// The link delivers each IP packet whole with its protocol, drops what is
+// not IP, writes the stack's packets whole, and once closed writes nothing
+// and has no reader left.
+func TestTUNLink(t *testing.T) {
+	l, peer := newTestLink(t)
+	d := make(delivered, 4)
+	l.Attach(d)
+
+	v4 := append([]byte{0x45}, bytes.Repeat([]byte{4}, 39)...)
+	v6 := append([]byte{0x60}, bytes.Repeat([]byte{6}, 59)...)
+	for _, p := range [][]byte{{0x00, 1, 2}, v4, v6} {
+		if _, err := unix.Write(peer, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []struct {
+		proto tcpip.NetworkProtocolNumber
+		data  []byte
+	}{{header.IPv4ProtocolNumber, v4}, {header.IPv6ProtocolNumber, v6}} {
+		select {
+		case got := <-d:
+			if got.proto != want.proto || !bytes.Equal(got.data, want.data) {
+				t.Errorf("delivered protocol %d, %d bytes; want %d, %d bytes", got.proto, len(got.data), want.proto, len(want.data))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing delivered")
+		}
+	}
+
+	out := []byte("an outgoing packet, header and payload")
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{ReserveHeaderBytes: 11, Payload: buffer.MakeWithData(out[11:])})
+	copy(pkt.NetworkHeader().Push(11), out[:11])
+	var pkts stack.PacketBufferList
+	pkts.PushBack(pkt)
+	if n, err := l.WritePackets(pkts); n != 1 || err != nil {
+		t.Fatalf("WritePackets = %d, %v", n, err)
+	}
+	pkt.DecRef()
+	buf := make([]byte, 100)
+	n, err := unix.Read(peer, buf) // blocking: the peer end is
+	if err != nil || !bytes.Equal(buf[:n], out) {
+		t.Fatalf("peer read %q, %v; want %q", buf[:n], err, out)
+	}
+
+	l.Attach(nil) // as the stack does when the NIC is removed
+	l.Wait()
+	if l.IsAttached() {
+		t.Error("still attached after Attach(nil)")
+	}
+	pkt = stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(out)})
+	defer pkt.DecRef()
+	pkts = stack.PacketBufferList{}
+	pkts.PushBack(pkt)
+	if _, err := l.WritePackets(pkts); err == nil {
+		t.Error("WritePackets after close succeeded")
+	}
+	l.Close() // again: a no-op
+}
+
+// A full queue drops what does not fit, as a full device queue would,
+// rather than growing without bound.
+func TestTUNLinkQueueBounded(t *testing.T) {
+	l, _ := newTestLink(t)
+	defer l.Close()
+	// Hold the queue's lock so the writer cannot drain it meanwhile.
+	l.outMu.Lock()
+	for range maxQueued {
+		l.out = append(l.out, stack.NewPacketBuffer(stack.PacketBufferOptions{}))
+	}
+	l.outMu.Unlock()
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData([]byte{0x45})})
+	defer pkt.DecRef()
+	var pkts stack.PacketBufferList
+	pkts.PushBack(pkt)
+	n, err := l.WritePackets(pkts)
+	if _, full := err.(*tcpip.ErrNoBufferSpace); n != 0 || !full {
+		t.Errorf("WritePackets on a full queue = %d, %v; want 0, ErrNoBufferSpace", n, err)
+	}
+}
