@@ -99,15 +99,8 @@ func sysSendto(c *call) {
 // sysSendmsg handles sendmsg(2): sendmsg(int fd, const struct msghdr *msg,
 // int flags).
 func sysSendmsg(c *call) {
-	fd := int(int32(c.n.Args[0]))
-	c.rec.Fd = fd
 	flags := int(uint32(c.n.Args[2]))
-	if flags&msgCmsgCompat != 0 {
-		// __sys_sendmsg refuses the kernel's own flag before the fd.
-		c.invalid(unix.EINVAL, "MSG_CMSG_COMPAT")
-		return
-	}
-	sock, si, ok := c.sendSocket(fd)
+	sock, si, ok := c.msgSocket(flags)
 	if !ok {
 		return
 	}
@@ -123,6 +116,20 @@ func sysSendmsg(c *call) {
 	}
 	defer m.release()
 	c.sendAndAnswer(sock, si, m, flags)
+}
+
+// msgSocket makes sendmsg's and sendmmsg's first checks, in Linux's order
+// — the kernel's own MSG_CMSG_COMPAT flag is refused (EINVAL) before the
+// fd is looked at — and duplicates the socket named by the first argument
+// (see sendSocket).
+func (c *call) msgSocket(flags int) (int, sockInfo, bool) {
+	fd := int(int32(c.n.Args[0]))
+	c.rec.Fd = fd
+	if flags&msgCmsgCompat != 0 {
+		c.invalid(unix.EINVAL, "MSG_CMSG_COMPAT")
+		return -1, sockInfo{}, false
+	}
+	return c.sendSocket(fd)
 }
 
 // sendAndAnswer prepares one message, sends it when the policy allows and
@@ -143,14 +150,8 @@ func (c *call) sendAndAnswer(sock int, si sockInfo, m *outMsg, flags int) {
 // only in part, and returns the number sent, or that message's error when
 // it is the first; each sent message's length is written to its msg_len.
 func sysSendmmsg(c *call) {
-	fd := int(int32(c.n.Args[0]))
-	c.rec.Fd = fd
 	vec, vlen, flags := c.n.Args[1], uint32(c.n.Args[2]), int(uint32(c.n.Args[3]))
-	if flags&msgCmsgCompat != 0 {
-		c.invalid(unix.EINVAL, "MSG_CMSG_COMPAT")
-		return
-	}
-	sock, si, ok := c.sendSocket(fd)
+	sock, si, ok := c.msgSocket(flags)
 	if !ok {
 		return
 	}
