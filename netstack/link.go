@@ -141,9 +141,9 @@ func (l *tunLink) readLoop() {
 			}
 			return // closed (os.ErrClosed), or the device is gone
 		}
-		if n <= 0 {
+		if n == 0 {
 			v.Release()
-			continue
+			return // end of file: the device is gone (reading on would spin)
 		}
 		v.CapLength(n)
 		l.deliver(v)

@@ -122,3 +122,13 @@ func TestTUNLinkQueueBounded(t *testing.T) {
 		t.Errorf("WritePackets on a full queue = %d, %v; want 0, ErrNoBufferSpace", n, err)
 	}
 }
+
+// When the device goes away under it (a read of end of file), the reader
+// ends instead of reading on forever.
+func TestTUNLinkReaderEndsAtEOF(t *testing.T) {
+	l, peer := newTestLink(t)
+	defer l.Close()
+	l.Attach(make(delivered))
+	unix.Close(peer) // the Cleanup's second close fails harmlessly
+	l.Wait()         // hangs (the test times out) if the reader spins
+}
