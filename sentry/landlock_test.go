@@ -203,7 +203,7 @@ func TestLandlockScopedSize(t *testing.T) {
 
 // sigioKills makes target the owner of a pipe's reading end, with SIGTERM
 // as its I/O signal, from the calling thread, makes the pipe readable, and
-// reports whether target died of it.
+// reports whether target died of it; either way target has been reaped.
 func sigioKills(t *testing.T, cmd *exec.Cmd, confine func() error) bool {
 	t.Helper()
 	var err error
@@ -233,6 +233,9 @@ func sigioKills(t *testing.T, cmd *exec.Cmd, confine func() error) bool {
 	case <-done:
 		return true
 	case <-time.After(300 * time.Millisecond):
+		// Not killed: end it here, where its one Wait runs.
+		cmd.Process.Kill()
+		<-done
 		return false
 	}
 }
@@ -261,10 +264,6 @@ func TestLandlockScopesSIGIO(t *testing.T) {
 			}
 		}
 		killed := sigioKills(t, cmd, confine)
-		if !killed {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
 		switch {
 		case confined && killed:
 			t.Error("an I/O signal set up from inside the domain killed a process outside it")
