@@ -110,13 +110,18 @@ func (c creds) equal(o creds) bool {
 // can never get its own identity back and must end with its goroutine (see
 // interruptible's dirty flag).
 func (c creds) assume() error {
-	gids := make([]uint32, len(c.groups))
-	for i, g := range c.groups {
-		gids[i] = uint32(g)
-	}
-	gids = append(gids, 0) // never empty, so &gids[0] is valid; the count excludes it
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)-1), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
+	// Only where they differ: in a user namespace whose setgroups is
+	// "deny" (unshare --map-root-user, rootless containers) setgroups
+	// always fails, while the program's groups are the supervisor's.
+	if cur, err := unix.Getgroups(); err != nil || !slices.Equal(slices.Sorted(slices.Values(cur)), c.groups) {
+		gids := make([]uint32, len(c.groups))
+		for i, g := range c.groups {
+			gids[i] = uint32(g)
+		}
+		gids = append(gids, 0) // never empty, so &gids[0] is valid; the count excludes it
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)-1), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
+			return fmt.Errorf("setgroups: %w", e)
+		}
 	}
 	// The effective ids too: a unix stream peer learns them at connect
 	// (SO_PEERCRED), and a program running as nobody must not appear to

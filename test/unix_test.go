@@ -134,3 +134,32 @@ func TestUnixPermissionsAreTheChilds(t *testing.T) {
 		t.Errorf("the open socket accepted %d connections, want 2", n)
 	}
 }
+
+// TestUnixConnectInUserNamespace: run rootless — in a user namespace whose
+// setgroups is "deny", as `unshare --map-root-user` and rootless containers
+// make it — the sandbox still connects the program to an allowed unix path
+// (it once failed closed: it tried to set the groups, which it cannot
+// there, although they were the program's already). A denied path stays
+// denied.
+func TestUnixConnectInUserNamespace(t *testing.T) {
+	requireRoot(t) // for unshare to make the namespace
+	dir := t.TempDir()
+	allowed := newCounter(t, "unix", filepath.Join(dir, "ok.sock"))
+	denied := newCounter(t, "unix", filepath.Join(dir, "secret.sock"))
+	// EPERM for a denial, so that a fail-closed answer (EACCES) shows.
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nerrno: EPERM\nrules:\n  - allow: unix %s\n", filepath.Join(dir, "ok.sock")))
+	for _, c := range []struct{ target, want string }{
+		{filepath.Join(dir, "ok.sock"), "ok"},
+		{filepath.Join(dir, "secret.sock"), "EPERM"},
+	} {
+		argv := append([]string{"unshare", "--map-root-user"}, sandboxed(pol, "/usr/bin/python3", "-c", pyConnect, c.target)...)
+		r := runCmd(t, time.Minute, argv...)
+		if got := strings.TrimSpace(r.stdout); got != c.want {
+			t.Errorf("connect %s in a user namespace: got %q (status %d, stderr %q), want %q", c.target, got, r.status, r.stderr, c.want)
+		}
+	}
+	expectNothingReached(t, denied)
+	if n := allowed.accepted.Load(); n != 1 {
+		t.Errorf("allowed unix listener accepted %d connections, want 1", n)
+	}
+}
