@@ -1,9 +1,11 @@
 package sentry
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -130,18 +132,22 @@ func ipProto(si sockInfo) policy.Proto {
 }
 
 func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
-	dec := c.decideIP(sock, ipProto(si), ap)
+	dec, judged := c.decideIP(sock, ipProto(si), ap)
 	if dec.Verdict != policy.Allow {
 		c.deny(sock, si, addr, dec)
 		return
 	}
+	addr = pinAddr(addr, si.family, judged)
 	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
 // decideIP puts a connect or send from sock to ap to the policy and
-// records the decision.
-func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) policy.Decision {
-	target := netip.AddrPortFrom(effectiveAddr(sock, ap.Addr()), ap.Port())
+// records the decision. judged is the address the decision was about, as
+// the kernel sees it: ap's, or for an unspecified address the one the
+// kernel would send to now (see pinAddr).
+func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) (dec policy.Decision, judged netip.Addr) {
+	judged = effectiveAddr(sock, ap.Addr())
+	target := netip.AddrPortFrom(judged, ap.Port())
 	c.rec.Proto = proto.String()
 	var names []string
 	if c.s.mode == NetSandbox {
@@ -151,7 +157,7 @@ func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) policy.
 			c.rec.Dest = target.String()
 			c.rec.Verdict = policy.Allow.String()
 			c.rec.Reason = "the sandbox's DNS"
-			return policy.Decision{Verdict: policy.Allow}
+			return policy.Decision{Verdict: policy.Allow}, judged
 		}
 		// The policy speaks of real destinations: the gateway is the
 		// host's loopback (netstack dials it so), and names are those
@@ -160,9 +166,51 @@ func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) policy.
 		names = c.s.names.For(target.Addr())
 	}
 	c.rec.Dest = target.String()
-	dec := c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names})
+	dec = c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names})
 	c.decided(dec)
-	return dec
+	return dec, judged
+}
+
+// pinAddr returns the sockaddr name (as given to a socket of sockFamily)
+// with an unspecified address replaced by judged, the address it was
+// judged as; any other name unchanged. The kernel resolves an unspecified
+// destination late — from the socket's bound address, which another
+// thread may bind between the decision and the call, or from an
+// IP_PKTINFO/IPV6_PKTINFO source the message carries — so the supervisor
+// hands it the address it judged instead, and the call goes exactly
+// there. judged is what the kernel itself would pick at the time of the
+// decision, so a program that races nothing sees no difference.
+func pinAddr(name []byte, sockFamily int, judged netip.Addr) []byte {
+	if len(name) < 2 {
+		return name
+	}
+	// Where the address lies: by the name's own family, and for
+	// AF_UNSPEC (read as the socket's family by udp_sendmsg and
+	// rawv6_sendmsg) by the socket's.
+	family := int(binary.NativeEndian.Uint16(name))
+	if family == unix.AF_UNSPEC {
+		family = sockFamily
+	}
+	var off int
+	var to []byte
+	switch {
+	case family == unix.AF_INET && len(name) >= sockaddrInLen:
+		off = 4
+		a := judged.Unmap().As4()
+		to = a[:]
+	case family == unix.AF_INET6 && len(name) >= sockaddrIn6Min:
+		off = 8
+		a := judged.As16() // an IPv4 judged address becomes IPv4-mapped
+		to = a[:]
+	default:
+		return name
+	}
+	if a, _ := netip.AddrFromSlice(name[off : off+len(to)]); !a.Unmap().IsUnspecified() {
+		return name
+	}
+	out := slices.Clone(name)
+	copy(out[off:], to)
+	return out
 }
 
 // effectiveAddr is where the kernel really sends a connect to a: the

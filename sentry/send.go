@@ -607,11 +607,11 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 			// it or fails the call.
 			return pass()
 		}
-		dec := c.decideIP(sock, ipProto(si), ap)
+		dec, judged := c.decideIP(sock, ipProto(si), ap)
 		if dec.Verdict != policy.Allow {
 			return 0, deniedSend(sock, m, dec.Errno), false, true
 		}
-		val, errno, aborted = c.run(dirty, send(m.name))
+		val, errno, aborted = c.run(dirty, send(pinAddr(m.name, si.family, judged)))
 		return val, errno, aborted, true
 	case unix.AF_UNIX:
 		d := decodeSockaddr(m.name)
