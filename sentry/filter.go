@@ -40,6 +40,32 @@ var deniedCalls = []seccomp.Rule{
 	{Syscall: "setns", Errno: unix.EPERM},
 }
 
+// socketFamilies are the address families a program may make sockets of:
+// those whose every destination the policy speaks of (inet and SMC, whose
+// connects and sends are trapped and judged; unix paths and abstract
+// names), and those that reach only this machine's kernel (netlink,
+// AF_ALG's crypto) or, outside --net host, only the program's own network
+// namespace (packet; refused in --net host below).
+var socketFamilies = []uint32{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK, unix.AF_PACKET, unix.AF_ALG, unix.AF_SMC}
+
+// refusedFamilies is every other family the kernel knows. Each reaches
+// somewhere the policy has no words for, and some reach it in every mode:
+// vsock's ports are not per network namespace, so the hypervisor side can
+// connect into a program that has no network at all; TIPC, RDS, RxRPC,
+// CAN, Bluetooth, XDP, PF_KEY… They fail at socket(2) with EAFNOSUPPORT,
+// what a kernel built without them answers, so programs take their
+// ordinary fallback path. (Families from AF_MAX up the kernel refuses so
+// itself.)
+func refusedFamilies() []uint32 {
+	var out []uint32
+	for f := uint32(0); f < unix.AF_MAX; f++ {
+		if !slices.Contains(socketFamilies, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // signalCalls name a process or thread by their first argument.
 var signalCalls = []string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open"}
 
@@ -51,6 +77,9 @@ func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 		rules = append(rules, seccomp.Rule{Syscall: name, When: h.when})
 	}
 	rules = append(rules, deniedCalls...)
+	for _, f := range refusedFamilies() {
+		rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: unix.EAFNOSUPPORT, When: []seccomp.Cond{low32(0, f)}})
+	}
 	// Signals to the supervisor by its pid (also its main thread's id):
 	// stopping or killing it would stall or end the program's calls.
 	// Landlock's signal scope covers every other way of naming it.
