@@ -150,7 +150,7 @@ func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) (dec po
 	target := netip.AddrPortFrom(judged, ap.Port())
 	c.rec.Proto = proto.String()
 	var names []string
-	if c.s.mode == NetSandbox {
+	if c.s.inSandboxNetns(sock) {
 		if netstack.IsDNS(target) {
 			// The sandbox's own DNS, which answers only names the
 			// policy could allow: every program may ask it.

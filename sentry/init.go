@@ -35,7 +35,14 @@ func InitMain() {
 	}
 	fds := []int{listener}
 	if tun >= 0 {
-		fds = append(fds, tun)
+		// A socket of the program's new namespace goes with the TUN
+		// device: its namespace cookie tells the supervisor which
+		// sockets are the sandbox's own (netnsProbe).
+		probe, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			initFail(fmt.Errorf("a socket in the program's network namespace: %w", err))
+		}
+		fds = append(fds, tun, probe)
 	}
 	if err := seccomp.OfferFds(initStatusFd, fds...); err != nil {
 		initFail(err)

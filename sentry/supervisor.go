@@ -53,7 +53,10 @@ type Supervisor struct {
 	tasks    *taskCache
 	mode     NetMode
 	names    *netstack.Names // NetSandbox: what the sandbox's DNS resolved
-	pid      int
+	// netns is the cookie of the program's network namespace
+	// (NetSandbox): only its sockets see the gateway as the gateway.
+	netns uint64
+	pid   int
 }
 
 // StartError is a failure before the program ran: the sandbox, not the
@@ -100,7 +103,7 @@ func Run(cfg Config) (int, error) {
 	defer unshield()
 	want := 1
 	if p.mode == NetSandbox {
-		want = 2 // and the TUN device
+		want = 3 // and the TUN device, and a socket of the namespace
 	}
 	fds, err := seccomp.TakeFds(p.status, p.cmd.Process.Pid, want)
 	if err != nil {
@@ -121,7 +124,16 @@ func Run(cfg Config) (int, error) {
 		return fail(err)
 	}
 	var names *netstack.Names
+	var netns uint64
 	if p.mode == NetSandbox {
+		netns, err = netnsCookie(fds[2])
+		unix.Close(fds[2])
+		if err != nil {
+			unix.Close(fds[1])
+			p.cmd.Process.Kill()
+			<-p.exited
+			return fail(fmt.Errorf("the program's network namespace: %w", err))
+		}
 		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS})
 		if err != nil {
 			p.cmd.Process.Kill()
@@ -139,6 +151,7 @@ func Run(cfg Config) (int, error) {
 		tasks:    newTaskCache(),
 		mode:     p.mode,
 		names:    names,
+		netns:    netns,
 		pid:      os.Getpid(),
 	}
 	// Deferred first, so it runs last, once no call can use a task.
@@ -290,4 +303,33 @@ func (s *Supervisor) receive() {
 			return // another receiver took over while this call ran
 		}
 	}
+}
+
+// soNetnsCookie is SO_NETNS_COOKIE (Linux 5.14), which x/sys lacks: a
+// number naming a socket's network namespace, never reused while the
+// machine runs.
+const soNetnsCookie = 71
+
+// netnsCookie is the cookie of the network namespace sock lives in.
+func netnsCookie(sock int) (uint64, error) {
+	c, err := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, soNetnsCookie)
+	if err != nil {
+		return 0, fmt.Errorf("SO_NETNS_COOKIE: %w", err)
+	}
+	return c, nil
+}
+
+// inSandboxNetns reports whether sock lives in the sandbox's own network
+// namespace, where the gateway's addresses mean the host's loopback and
+// its DNS. A socket the program got from outside (over SCM_RIGHTS, or as
+// stdin) lives elsewhere: there 100.96.0.1 is whatever that namespace
+// routes it to, and is judged as itself. A socket whose namespace cannot
+// be told is not the sandbox's (judged by its real destination: the
+// stricter reading).
+func (s *Supervisor) inSandboxNetns(sock int) bool {
+	if s.mode != NetSandbox {
+		return false
+	}
+	c, err := netnsCookie(sock)
+	return err == nil && c == s.netns
 }
