@@ -74,6 +74,9 @@ var signalCalls = []string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgs
 func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 	var rules []seccomp.Rule
 	for name, h := range handlers {
+		if h.hostOnly && mode != NetHost {
+			continue
+		}
 		rules = append(rules, seccomp.Rule{Syscall: name, When: h.when})
 	}
 	rules = append(rules, deniedCalls...)

@@ -10,6 +10,10 @@ import (
 type handler struct {
 	fn   func(*call)
 	when []seccomp.Cond
+	// hostOnly: trapped in --net host only. In the other modes the
+	// program's network namespace is its own, and nothing outside can
+	// reach what it binds.
+	hostOnly bool
 }
 
 // handlers maps each trapped syscall to its handler: trapping a new call is
@@ -25,4 +29,11 @@ var handlers = map[string]handler{
 	// every sendmsg and sendmmsg is trapped and made by the supervisor.
 	"sendmsg":  {fn: sysSendmsg},
 	"sendmmsg": {fn: sysSendmmsg},
+	// Inbound: a bound port takes connections and datagrams from anyone
+	// who can reach the host. bind's address sits in the program's
+	// memory and its fd may name any socket, so every bind is made by the
+	// supervisor; listen judges a stream socket whose port the kernel
+	// chose.
+	"bind":   {fn: sysBind, hostOnly: true},
+	"listen": {fn: sysListen, hostOnly: true},
 }

@@ -53,3 +53,48 @@ func TestPinAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestBindAddr: the local address an inet bind asks for, only where the
+// kernel takes the name as one; every other name is left to the kernel's
+// own errno.
+func TestBindAddr(t *testing.T) {
+	unspecV4 := sa4("0.0.0.0", 80, 16)
+	unspecV4[0], unspecV4[1] = 0, 0 // AF_UNSPEC
+	unspecNonAny := sa4("127.0.0.1", 80, 16)
+	unspecNonAny[0], unspecNonAny[1] = 0, 0
+	for _, tc := range []struct {
+		name       string
+		sockFamily int
+		in         []byte
+		want       string // "" when the kernel refuses the name
+	}{
+		{"v4", unix.AF_INET, sa4("127.0.0.1", 8080, 16), "127.0.0.1:8080"},
+		{"v4 ephemeral", unix.AF_INET, sa4("0.0.0.0", 0, 16), "0.0.0.0:0"},
+		{"v4 short", unix.AF_INET, sa4("127.0.0.1", 8080, 15), ""},
+		{"AF_UNSPEC with INADDR_ANY", unix.AF_INET, unspecV4, "0.0.0.0:80"},
+		{"AF_UNSPEC with another address", unix.AF_INET, unspecNonAny, ""},
+		{"v6 on a v4 socket", unix.AF_INET, sa6("::1", 80, 28), ""},
+		{"v6", unix.AF_INET6, sa6("::1", 80, 28), "[::1]:80"},
+		{"v6 without scope id", unix.AF_INET6, sa6("::", 80, 24), "[::]:80"},
+		{"v6 short", unix.AF_INET6, sa6("::1", 80, 23), ""},
+		{"v4 on a v6 socket", unix.AF_INET6, sa4("127.0.0.1", 80, 16), ""},
+		{"v4-mapped", unix.AF_INET6, sa6("::ffff:127.0.0.1", 80, 28), "[::ffff:127.0.0.1]:80"},
+		{"unix name", unix.AF_INET, saUnix("/x", 5), ""},
+		{"empty", unix.AF_INET, nil, ""},
+	} {
+		got, ok := bindAddr(tc.sockFamily, tc.in)
+		if s := got.String(); ok != (tc.want != "") || ok && s != tc.want {
+			t.Errorf("%s: bindAddr = %s, %v; want %q", tc.name, s, ok, tc.want)
+		}
+	}
+}
+
+// TestTaskUmask reads this process's own umask as the kernel shows it.
+func TestTaskUmask(t *testing.T) {
+	old := unix.Umask(0o027)
+	defer unix.Umask(old)
+	got, err := taskUmask("/proc/self/status")
+	if err != nil || got != 0o027 {
+		t.Fatalf("taskUmask = %o, %v; want 27", got, err)
+	}
+}
