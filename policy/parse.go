@@ -310,12 +310,32 @@ func (p *parser) ruleText(r *Rule, v *yaml.Node) bool {
 	}
 	protoText, dest, found := strings.Cut(text, " ")
 	dest = strings.TrimLeft(dest, " ")
+	protoOff := 0
+	if protoText == "listen" {
+		r.listen = true
+		protoOff = len(text) - len(dest)
+		protoText, dest, found = strings.Cut(dest, " ")
+		dest = strings.TrimLeft(dest, " ")
+	}
 	destOff := len(text) - len(dest)
 	if !found || dest == "" || strings.ContainsFunc(dest, notGraphic) {
+		if r.listen {
+			return fail(0, "rule %q: want listen PROTO DEST, such as listen tcp 127.0.0.1:8080", text)
+		}
+		if distance(strings.ToLower(protoText), "listen") <= 2 {
+			return fail(0, "rule %q: want PROTO DEST or listen PROTO DEST (did you mean listen?)", text)
+		}
 		return fail(0, "rule %q: want PROTO DEST, such as tcp 127.0.0.1:8080", text)
 	}
 	proto, ok := protoNames[protoText]
-	if !ok {
+	switch {
+	case r.listen && proto == protoUnix:
+		return fail(protoOff, "listen unix: unix binds are not judged; a listen rule takes tcp, udp or ip (unix rules judge the sockets a program connects to)")
+	case r.listen && !ok:
+		return fail(protoOff, "unknown protocol %q after listen (want tcp, udp or ip)", protoText)
+	case !ok && distance(strings.ToLower(protoText), "listen") <= 2:
+		return fail(0, "unknown protocol %q (did you mean listen? want tcp, udp, ip, unix or listen PROTO)", protoText)
+	case !ok:
 		return fail(0, "unknown protocol %q (want tcp, udp, ip or unix)", protoText)
 	}
 	r.proto = proto
@@ -331,9 +351,17 @@ func (p *parser) ruleText(r *Rule, v *yaml.Node) bool {
 	if msg != "" {
 		return fail(destOff, "%s", msg)
 	}
+	if r.listen && looksLikeName(host) {
+		return fail(destOff, "%s", listenNameMsg(host))
+	}
 	d, msg := parseIPDest(host)
 	if msg != "" {
 		return fail(destOff, "%s", msg)
+	}
+	if r.listen && d.prefix.IsSingleIP() && d.prefix.Addr().IsUnspecified() {
+		// What binding 0.0.0.0 or :: means: every address (of both
+		// families, for a dual-stack socket bound to ::).
+		d = ipDest{any: true}
 	}
 	r.dest = d
 	if hasPorts {
@@ -419,6 +447,22 @@ func parseIPDest(host string) (ipDest, string) {
 		return ipDest{}, fmt.Sprintf("%q is neither an address, a CIDR, * nor a valid host name (%s)", host, why)
 	}
 	return ipDest{name: name, wildcard: wildcard}, ""
+}
+
+// looksLikeName reports whether host (a DEST without its ports) would be
+// read as a host name: not *, an address or a CIDR.
+func looksLikeName(host string) bool {
+	return host != "*" && !strings.ContainsAny(host, ":/") && strings.Trim(host, "0123456789.") != ""
+}
+
+// listenNameMsg says why host cannot be the DEST of a listen rule: a
+// program binds addresses of its own host, which no name stands for here.
+func listenNameMsg(host string) string {
+	msg := fmt.Sprintf("%q: a listen rule names a local address, not a host: write an address, a CIDR or * (every address), such as 127.0.0.1:8080", host)
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		msg += " (localhost: 127.0.0.1 and [::1])"
+	}
+	return msg
 }
 
 // canonical turns an IPv4-mapped IPv6 prefix into the IPv4 prefix it stands

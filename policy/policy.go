@@ -99,6 +99,11 @@ type Request struct {
 	// Unix is, for a Unix request, the absolute path the socket really
 	// is at, or "@" and an abstract name (raw bytes).
 	Unix string
+	// Listen: the request is a bind/listen: Addr and Port are the local
+	// address to be bound; an unspecified Addr (0.0.0.0, ::) means every
+	// address of the host. Only listen rules judge it, and Names are
+	// ignored.
+	Listen bool
 }
 
 // Rule is one entry of a policy's rules.
@@ -109,6 +114,7 @@ type Rule struct {
 	Text    string        // the rule as written, e.g. "tcp 127.0.0.1:8080"
 
 	proto   ruleProto
+	listen  bool // an inbound rule: dest is the local address bound
 	dest    ipDest
 	ports   portSet
 	unixPat unixPattern
@@ -133,11 +139,17 @@ type Decision struct {
 }
 
 // Decide returns the verdict of the first rule that matches r, or the
-// policy's default.
+// policy's default. A listen request meets only listen rules, any other
+// request only the others. A name never stands for a special address (see
+// nameMayStandFor): for those, r.Names are ignored.
 func (p *Policy) Decide(r Request) Decision {
 	addr := r.Addr.Unmap()
+	names := r.Names
+	if len(names) > 0 && (r.Listen || !nameMayStandFor(addr)) {
+		names = nil
+	}
 	for _, rule := range p.Rules {
-		if rule.matches(&r, addr) {
+		if rule.matches(&r, addr, names) {
 			d := Decision{Verdict: rule.Verdict, Rule: rule}
 			if d.Verdict == Deny {
 				d.Errno = rule.Errno
@@ -155,12 +167,25 @@ func (p *Policy) Decide(r Request) Decision {
 	return d
 }
 
+// nameMayStandFor reports whether a host name rule may match a request
+// for addr (unmapped). A name the program resolves is whatever its DNS
+// server says, and an attacker who controls a name (or the path to its
+// server) can point it at the loopback, at a link-local service — cloud
+// metadata at 169.254.169.254 hands out credentials — or at a multicast
+// group: DNS rebinding, which dnsmasq's --stop-dns-rebind guards against
+// the same way. So a rule allowing example.com must not allow those
+// addresses; only a rule naming the address, or a range holding it, can.
+func nameMayStandFor(addr netip.Addr) bool {
+	return !(addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
+		addr.IsMulticast() || addr.IsUnspecified())
+}
+
 // HostnameRules are the rules that name hosts: they match only requests
 // whose address the sandbox's own DNS resolved.
 func (p *Policy) HostnameRules() []*Rule {
 	var out []*Rule
 	for _, r := range p.Rules {
-		if r.IsName() {
+		if r.IsName() && !r.listen {
 			out = append(out, r)
 		}
 	}
@@ -172,14 +197,15 @@ func (p *Policy) HostnameRules() []*Rule {
 // for the program, so that a name no rule allows does not leave the
 // sandbox even as a DNS query. It judges by name alone — a rule allowing an
 // address range does not make names resolvable, since which names land in
-// it is known only after resolving them.
+// it is known only after resolving them. Listen rules speak of the
+// program's own addresses, never of a name it may reach.
 func (p *Policy) MayResolve(name string) bool {
 	if p.Default == Allow {
 		return true
 	}
 	names := []string{name}
 	for _, r := range p.Rules {
-		if r.Verdict == Allow && r.proto != protoUnix && (r.dest.any || r.IsName() && r.dest.matches(netip.Addr{}, names)) {
+		if r.Verdict == Allow && r.proto != protoUnix && !r.listen && (r.dest.any || r.IsName() && r.dest.matches(netip.Addr{}, names)) {
 			return true
 		}
 	}
@@ -189,16 +215,29 @@ func (p *Policy) MayResolve(name string) bool {
 // IsName reports whether the rule names a host (example.com, *.example.org).
 func (r *Rule) IsName() bool { return r.dest.name != "" }
 
+// Listen reports whether the rule is an inbound one (`listen PROTO DEST`):
+// it judges the local addresses a program binds, and only those.
+func (r *Rule) Listen() bool { return r.listen }
+
 // Summary is one line saying what the rule does, for `sandbox check`.
 func (r *Rule) Summary() string {
 	var b strings.Builder
 	b.WriteString(r.Verdict.String())
 	b.WriteByte(' ')
+	if r.listen {
+		b.WriteString("listen ")
+	}
 	b.WriteString(r.proto.String())
 	b.WriteByte(' ')
-	if r.proto == protoUnix {
+	switch {
+	case r.proto == protoUnix:
 		b.WriteString(r.unixPat.String())
-	} else {
+	case r.listen && r.dest.any:
+		// What *, 0.0.0.0 and [::] mean to a bind: all of the host's
+		// addresses at once, not any one of them.
+		b.WriteString("every address ")
+		b.WriteString(r.ports.String())
+	default:
 		b.WriteString(r.dest.String())
 		b.WriteByte(' ')
 		b.WriteString(r.ports.String())
@@ -222,5 +261,5 @@ var defaultPolicy = sync.OnceValue(func() *Policy {
 })
 
 // Default is the embedded policy used when none is given: the loopback and
-// unix sockets, nothing else.
+// unix sockets out, listening on the loopback in, nothing else.
 func Default() *Policy { return defaultPolicy() }

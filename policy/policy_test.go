@@ -91,6 +91,26 @@ func TestParseErrors(t *testing.T) {
 		{"bad abstract glob", "version: 1\nrules:\n  - allow: unix @[\n", []string{"3:17: \"@[\": bad pattern"}},
 		{"unclean tree", "version: 1\nrules:\n  - allow: unix /run/../**\n", []string{"3:17: \"/run/../**\": write the path as /**"}},
 		{"trailing slash", "version: 1\nrules:\n  - allow: unix /run/\n", []string{"3:17: \"/run/\": write the path as /run"}},
+		{"listen unix", "version: 1\nrules:\n  - allow: listen unix /run/x.sock\n", []string{"3:19: listen unix: unix binds are not judged; a listen rule takes tcp, udp or ip"}},
+		{"listen unix, spaced", "version: 1\nrules:\n  - allow: listen   unix @x\n", []string{"3:21: listen unix: unix binds are not judged"}},
+		{"listen host name", "version: 1\nrules:\n  - allow: listen tcp example.com:80\n", []string{"3:23: \"example.com\": a listen rule names a local address, not a host"}},
+		{"listen wildcard name", "version: 1\nrules:\n  - allow: listen udp *.example.com\n", []string{"3:23: \"*.example.com\": a listen rule names a local address, not a host"}},
+		{"listen localhost", "version: 1\nrules:\n  - allow: listen tcp localhost:8080\n", []string{"3:23: (localhost: 127.0.0.1 and [::1])"}},
+		{"listen bad name", "version: 1\nrules:\n  - allow: listen tcp exa$mple:80\n", []string{"3:23: \"exa$mple\": a listen rule names a local address, not a host"}},
+		{"listen port too big", "version: 1\nrules:\n  - allow: listen tcp 127.0.0.1:99999\n", []string{"3:33: port 99999 is out of range"}},
+		{"listen port not a number", "version: 1\nrules:\n  - allow: listen udp [::1]:dns\n", []string{"3:29: port \"dns\" is not a number"}},
+		{"listen backwards range", "version: 1\nrules:\n  - deny: listen ip *:90-80\n", []string{"3:23: port range 90-80 runs backwards"}},
+		{"listen bad ipv4", "version: 1\nrules:\n  - allow: listen tcp 127.0.0.256\n", []string{"3:23: \"127.0.0.256\" is not a valid IPv4 address"}},
+		{"listen unbracketed v6", "version: 1\nrules:\n  - allow: listen tcp :::8080\n", []string{"3:23: \":::8080\": IPv6 addresses go in brackets"}},
+		{"listen unknown proto", "version: 1\nrules:\n  - allow: listen sctp *\n", []string{"3:19: unknown protocol \"sctp\" after listen (want tcp, udp or ip)"}},
+		{"listen without proto", "version: 1\nrules:\n  - allow: listen *:8080\n", []string{"3:12: rule \"listen *:8080\": want listen PROTO DEST"}},
+		{"listen alone", "version: 1\nrules:\n  - allow: listen\n", []string{"3:12: rule \"listen\": want listen PROTO DEST"}},
+		{"listen two dests", "version: 1\nrules:\n  - allow: listen tcp 127.0.0.1 [::1]\n", []string{"3:12: want listen PROTO DEST"}},
+		{"listen misspelt", "version: 1\nrules:\n  - allow: lisen tcp *:80\n", []string{"3:12: rule \"lisen tcp *:80\": want PROTO DEST or listen PROTO DEST (did you mean listen?)"}},
+		{"listen misspelt, no dest", "version: 1\nrules:\n  - allow: listn tcp\n", []string{"3:12: unknown protocol \"listn\" (did you mean listen?"}},
+		{"listen errno on allow", "version: 1\nrules:\n  - allow: listen tcp *:22\n    errno: EPERM\n", []string{"4:12: errno applies only to deny rules"}},
+		{"listen bad errno", "version: 1\nrules:\n  - deny: listen tcp *:22\n    errno: EADDRINUS\n", []string{"4:12: unknown errno \"EADDRINUS\" (did you mean EADDRINUSE?)"}},
+		{"listen quoted (errors point at the value)", "version: 1\nrules:\n  - allow: \"listen tcp example.com\"\n", []string{"3:12: a listen rule names a local address, not a host"}},
 		{"several mistakes, all reported", "version: 1\ndefault: no\nrules:\n  - allow: tcp *:99999\n  - deny: udp 1.2.3\n", []string{"2:10: default", "4:18: port 99999", "5:15: \"1.2.3\" is not a valid IPv4"}},
 	}
 	for _, tt := range tests {
@@ -203,6 +223,74 @@ rules:
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+func TestParseListen(t *testing.T) {
+	p := mustParse(t, `version: 1
+default: deny
+rules:
+  - allow: listen tcp 127.0.0.1:8080
+  - allow: listen udp *:5353
+  - deny: listen ip *:22
+    errno: EADDRINUSE
+  - allow: listen tcp 0.0.0.0:80
+  - allow: listen tcp [::]:443
+  - allow: listen ip [::1]
+  - allow: listen tcp [fd00::/8]:1-1024
+  - allow: listen udp 198.18.0.0/15
+  - allow: listen tcp [::ffff:127.0.0.1]:80
+  - allow: listen tcp [::ffff:0.0.0.0]:80
+  - allow: listen tcp 0.0.0.0/0
+  - allow: 'listen  udp   *'
+  - allow: listen tcp *:*
+  - deny: listen ip 127.0.0.0/8:80,443
+  - allow: tcp 127.0.0.1:8080
+  - allow: ip *
+`)
+	want := []struct {
+		summary string
+		listen  bool
+	}{
+		{"allow listen tcp 127.0.0.1 port 8080", true},
+		{"allow listen udp every address port 5353", true},
+		{"deny listen ip every address port 22 → EADDRINUSE", true},
+		{"allow listen tcp every address port 80", true},
+		{"allow listen tcp every address port 443", true},
+		{"allow listen ip ::1 all ports", true},
+		{"allow listen tcp fd00::/8 ports 1-1024", true},
+		{"allow listen udp 198.18.0.0/15 all ports", true},
+		{"allow listen tcp 127.0.0.1 port 80", true},
+		{"allow listen tcp every address port 80", true},
+		{"allow listen tcp 0.0.0.0/0 all ports", true}, // a range, not "every address"
+		{"allow listen udp every address all ports", true},
+		{"allow listen tcp every address all ports", true},
+		{"deny listen ip 127.0.0.0/8 ports 80,443", true},
+		{"allow tcp 127.0.0.1 port 8080", false},
+		{"allow ip any address all ports", false},
+	}
+	if len(p.Rules) != len(want) {
+		t.Fatalf("%d rules, want %d", len(p.Rules), len(want))
+	}
+	for i, r := range p.Rules {
+		if r.Summary() != want[i].summary || r.Listen() != want[i].listen {
+			t.Errorf("rule %d (%q): summary %q listen %v, want %q %v", i, r.Text, r.Summary(), r.Listen(), want[i].summary, want[i].listen)
+		}
+	}
+	if r := p.Rules[0]; r.Text != "listen tcp 127.0.0.1:8080" || r.Pos != (Pos{"p.yaml", 4, 12}) {
+		t.Errorf("rule 0: text %q at %v", r.Text, r.Pos)
+	}
+	if r := p.Rules[2]; r.Errno != syscall.EADDRINUSE || r.Verdict != Deny {
+		t.Errorf("rule 2: %v %v, want deny EADDRINUSE", r.Verdict, r.Errno)
+	}
+	if got := p.HostnameRules(); len(got) != 0 {
+		t.Errorf("HostnameRules = %v, want none", got)
+	}
+	// An allow rule for every address makes every name resolvable, but a
+	// listen rule speaks of the program's own addresses, not of names.
+	listenOnly := mustParse(t, "version: 1\ndefault: deny\nrules:\n  - allow: listen tcp *\n  - allow: listen ip *:53\n")
+	if listenOnly.MayResolve("example.com") {
+		t.Error("a listen rule made a name resolvable")
+	}
+}
+
 func TestDecide(t *testing.T) {
 	p := mustParse(t, `version: 1
 default: deny
@@ -294,6 +382,148 @@ rules:
 	}
 }
 
+func TestDecideListen(t *testing.T) {
+	p := mustParse(t, `version: 1
+default: deny
+errno: EPERM
+rules:
+  - deny: listen tcp 127.0.0.1:25
+    errno: EADDRINUSE
+  - allow: listen tcp 127.0.0.0/8
+  - allow: listen udp [::1]:5353
+  - allow: listen ip *:8080
+  - allow: listen tcp 0.0.0.0/0:9000
+  - allow: listen tcp [fd00::/8]:443
+  - deny: listen udp [::]:53
+    errno: EACCES
+  - allow: tcp 198.18.0.5:80
+  - allow: tcp *:7000
+  - allow: tcp allowed.example:6000
+`)
+	bind := func(proto Proto, addr string, port uint16) Request {
+		return Request{Proto: proto, Addr: ip(addr), Port: port, Listen: true}
+	}
+	tests := []struct {
+		name    string
+		req     Request
+		verdict Verdict
+		errno   syscall.Errno
+		rule    int // index of the deciding rule; -1 for the default
+	}{
+		{"rule errno", bind(TCP, "127.0.0.1", 25), Deny, syscall.EADDRINUSE, 0},
+		{"specific address in a range", bind(TCP, "127.0.0.1", 80), Allow, 0, 1},
+		{"range edge", bind(TCP, "127.255.255.254", 1), Allow, 0, 1},
+		{"mapped meets v4 rules", bind(TCP, "::ffff:127.0.0.1", 80), Allow, 0, 1},
+		{"mapped meets v4 rule errno", bind(TCP, "::ffff:127.0.0.1", 25), Deny, syscall.EADDRINUSE, 0},
+		{"port 0 (the kernel picks)", bind(TCP, "127.0.0.2", 0), Allow, 0, 1},
+		{"wildcard bind is not the loopback", bind(TCP, "0.0.0.0", 80), Deny, syscall.EPERM, -1},
+		{"mapped wildcard bind", bind(TCP, "::ffff:0.0.0.0", 80), Deny, syscall.EPERM, -1},
+		{"wildcard bind, every-address rule", bind(TCP, "0.0.0.0", 8080), Allow, 0, 3},
+		{"v6 wildcard bind, every-address rule", bind(UDP, "::", 8080), Allow, 0, 3},
+		{"every-address rule, specific bind", bind(OtherIP, "198.18.0.5", 8080), Allow, 0, 3},
+		{"every-address rule, v6 bind", bind(TCP, "fe80::1", 8080), Allow, 0, 3},
+		{"0.0.0.0/0 is a range: not the wildcard", bind(TCP, "0.0.0.0", 9000), Deny, syscall.EPERM, -1},
+		{"0.0.0.0/0, specific bind", bind(TCP, "198.18.0.5", 9000), Allow, 0, 4},
+		{"0.0.0.0/0 never v6", bind(TCP, "fd01::1", 9000), Deny, syscall.EPERM, -1},
+		{"v6 rule", bind(UDP, "::1", 5353), Allow, 0, 2},
+		{"v6 rule, other proto", bind(TCP, "::1", 5353), Deny, syscall.EPERM, -1},
+		{"v6 wildcard is not ::1", bind(UDP, "::", 5353), Deny, syscall.EPERM, -1},
+		{"v6 range", bind(TCP, "fd00::1", 443), Allow, 0, 5},
+		{"v6 wildcard is not a v6 range", bind(TCP, "::", 443), Deny, syscall.EPERM, -1},
+		{"v4 rule never v6", bind(TCP, "::7f00:1", 80), Deny, syscall.EPERM, -1},
+		{"[::] rule, v6 wildcard", bind(UDP, "::", 53), Deny, syscall.EACCES, 6},
+		{"[::] rule is every address: v4 wildcard", bind(UDP, "0.0.0.0", 53), Deny, syscall.EACCES, 6},
+		{"[::] rule is every address: specific", bind(UDP, "198.18.0.5", 53), Deny, syscall.EACCES, 6},
+		{"connect rules do not judge binds", bind(TCP, "198.18.0.5", 80), Deny, syscall.EPERM, -1},
+		{"connect * does not judge binds", bind(TCP, "0.0.0.0", 7000), Deny, syscall.EPERM, -1},
+		{"names are ignored", Request{Proto: TCP, Addr: ip("198.18.0.6"), Port: 6000, Names: []string{"allowed.example"}, Listen: true}, Deny, syscall.EPERM, -1},
+		{"unix binds meet no listen rule", Request{Proto: Unix, Unix: "/x", Listen: true}, Deny, syscall.EPERM, -1},
+		{"listen rules do not judge connects", Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 80}, Deny, syscall.EPERM, -1},
+		{"every-address listen rule does not judge connects", Request{Proto: UDP, Addr: ip("198.18.0.5"), Port: 8080}, Deny, syscall.EPERM, -1},
+		{"listen errno rule does not judge connects", Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 25}, Deny, syscall.EPERM, -1},
+		{"connect rule", Request{Proto: TCP, Addr: ip("198.18.0.5"), Port: 80}, Allow, 0, 7},
+		{"connect name rule", Request{Proto: TCP, Addr: ip("198.18.0.6"), Port: 6000, Names: []string{"allowed.example"}}, Allow, 0, 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := p.Decide(tt.req)
+			var want *Rule
+			if tt.rule >= 0 {
+				want = p.Rules[tt.rule]
+			}
+			if d.Verdict != tt.verdict || d.Errno != tt.errno || d.Rule != want {
+				t.Errorf("Decide = %v %v rule %v; want %v %v rule %d", d.Verdict, d.Errno, d.Rule, tt.verdict, tt.errno, tt.rule)
+			}
+		})
+	}
+
+	// Default allow allows listening too; a deny rule without errno gets
+	// the policy's.
+	allow := mustParse(t, "version: 1\ndefault: allow\nrules:\n  - deny: ip *\n  - deny: listen tcp *:22\n")
+	for _, tt := range []struct {
+		req  Request
+		want Decision
+	}{
+		{bind(TCP, "0.0.0.0", 80), Decision{Verdict: Allow}},
+		{bind(UDP, "::", 22), Decision{Verdict: Allow}},
+		{bind(TCP, "::", 22), Decision{Verdict: Deny, Errno: syscall.EACCES, Rule: allow.Rules[1]}},
+		{bind(TCP, "127.0.0.1", 22), Decision{Verdict: Deny, Errno: syscall.EACCES, Rule: allow.Rules[1]}},
+		{Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 80}, Decision{Verdict: Deny, Errno: syscall.EACCES, Rule: allow.Rules[0]}},
+	} {
+		if d := allow.Decide(tt.req); d != tt.want {
+			t.Errorf("default allow, %+v: %+v, want %+v", tt.req, d, tt.want)
+		}
+	}
+	deny := mustParse(t, "version: 1\nerrno: ECONNREFUSED\nrules:\n  - allow: ip *\n")
+	if d := deny.Decide(bind(TCP, "127.0.0.1", 80)); d != (Decision{Verdict: Deny, Errno: syscall.ECONNREFUSED}) {
+		t.Errorf("default deny, bind: %+v, want deny ECONNREFUSED by the default", d)
+	}
+}
+
+// TestRebinding: a name never stands for a special address — the loopback,
+// link-local, multicast or unspecified — so a host-name rule cannot allow
+// one, whatever the sandbox's DNS said the name resolved to.
+func TestRebinding(t *testing.T) {
+	p := mustParse(t, `version: 1
+default: deny
+rules:
+  - allow: tcp allowed.example:80
+  - allow: tcp *.wild.example:80
+`)
+	names := []string{"allowed.example", "a.wild.example"}
+	for _, a := range []string{
+		"169.254.169.254", "::ffff:169.254.169.254", "127.0.0.1", "127.1.2.3", "::ffff:127.0.0.1",
+		"224.0.0.1", "239.1.2.3", "fe80::1", "ff02::1", "ff05::2", "ff01::1", "0.0.0.0", "::", "::1",
+	} {
+		if d := p.Decide(Request{Proto: TCP, Addr: ip(a), Port: 80, Names: names}); d.Verdict != Deny || d.Rule != nil {
+			t.Errorf("%s with names %v: %v by %v, want the default's deny", a, names, d.Verdict, d.Rule)
+		}
+	}
+	for _, a := range []string{"198.18.0.5", "::ffff:198.18.0.5", "fd00::5", "2001:db8::1", "10.0.0.1"} {
+		if d := p.Decide(Request{Proto: TCP, Addr: ip(a), Port: 80, Names: names[:1]}); d.Verdict != Allow || d.Rule != p.Rules[0] {
+			t.Errorf("%s with its name: %v by %v, want allowed by the name rule", a, d.Verdict, d.Rule)
+		}
+	}
+	// A rule naming the address, or a range holding it, still allows it.
+	byAddr := mustParse(t, `version: 1
+rules:
+  - allow: tcp allowed.example:80
+  - allow: tcp 169.254.169.254:80
+  - allow: tcp [fe80::/10]
+  - allow: tcp *:8080
+`)
+	for _, tt := range []struct {
+		addr string
+		port uint16
+		rule int
+	}{{"169.254.169.254", 80, 1}, {"fe80::1", 80, 2}, {"127.0.0.1", 8080, 3}, {"224.0.0.1", 8080, 3}, {"198.18.0.5", 80, 0}} {
+		d := byAddr.Decide(Request{Proto: TCP, Addr: ip(tt.addr), Port: tt.port, Names: names})
+		if d.Verdict != Allow || d.Rule != byAddr.Rules[tt.rule] {
+			t.Errorf("%s:%d: %v by %v, want allowed by rule %d", tt.addr, tt.port, d.Verdict, d.Rule, tt.rule)
+		}
+	}
+}
+
 // TestDecideUnix covers the unix destinations the first table does not.
 func TestDecideUnix(t *testing.T) {
 	p := mustParse(t, `version: 1
@@ -369,6 +599,16 @@ func TestDefaultPolicy(t *testing.T) {
 		{Request{Proto: Unix, Unix: "@x"}, Allow},
 		{Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 80}, Deny},
 		{Request{Proto: UDP, Addr: ip("fd00::1"), Port: 53}, Deny},
+		{Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080, Listen: true}, Allow},
+		{Request{Proto: UDP, Addr: ip("127.0.0.53"), Port: 53, Listen: true}, Allow},
+		{Request{Proto: TCP, Addr: ip("::ffff:127.0.0.1"), Port: 8080, Listen: true}, Allow},
+		{Request{Proto: TCP, Addr: ip("::1"), Port: 8080, Listen: true}, Allow},
+		{Request{Proto: OtherIP, Addr: ip("::1"), Listen: true}, Allow},
+		{Request{Proto: TCP, Addr: ip("0.0.0.0"), Port: 8080, Listen: true}, Deny},
+		{Request{Proto: TCP, Addr: ip("::"), Port: 8080, Listen: true}, Deny},
+		{Request{Proto: UDP, Addr: ip("::ffff:0.0.0.0"), Port: 8080, Listen: true}, Deny},
+		{Request{Proto: TCP, Addr: ip("198.18.0.1"), Port: 8080, Listen: true}, Deny},
+		{Request{Proto: TCP, Addr: ip("169.254.169.254"), Port: 80, Names: []string{"localhost"}}, Deny},
 	} {
 		d := p.Decide(tt.req)
 		if d.Verdict != tt.want || (d.Verdict == Deny && d.Errno != syscall.EACCES) {
@@ -389,6 +629,9 @@ func FuzzParse(f *testing.F) {
 		"version: 1\nrules:\n  - alow: tcp *:70000\n    errno: EACES\n  - allow: udp ::1:53\n",
 		"a: &x [*x]\n",
 		"{",
+		"version: 1\nrules:\n  - allow: listen tcp 127.0.0.1:8080\n  - allow: listen udp *:5353\n  - deny: listen ip *:22\n    errno: EADDRINUSE\n",
+		"version: 1\nrules:\n  - allow: listen tcp [::]:443\n  - allow: listen ip [fd00::/8]\n  - allow: listen tcp 0.0.0.0\n",
+		"version: 1\nrules:\n  - allow: listen unix /x\n  - allow: listen tcp example.com\n  - allow: listen\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -401,6 +644,11 @@ func FuzzParse(f *testing.F) {
 		{Proto: Unix, Unix: "/run/x"},
 		{Proto: Unix, Unix: "@x"},
 		{Proto: Unix},
+		{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080, Listen: true},
+		{Proto: UDP, Addr: ip("::"), Port: 5353, Listen: true},
+		{Proto: TCP, Addr: ip("::ffff:0.0.0.0"), Port: 22, Listen: true, Names: []string{"example.com"}},
+		{Proto: OtherIP, Addr: ip("fd00::1"), Listen: true},
+		{Proto: TCP, Addr: ip("169.254.169.254"), Port: 80, Names: []string{"example.com"}},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("f.yaml", data)
@@ -427,11 +675,17 @@ func FuzzParse(f *testing.F) {
 			if r.Errno != 0 && r.Verdict != Deny {
 				t.Fatalf("rule %q: errno on an allow rule", r.Text)
 			}
+			if r.Listen() && (r.IsName() || r.proto == protoUnix || !strings.HasPrefix(r.Summary(), r.Verdict.String()+" listen ")) {
+				t.Fatalf("listen rule %q: a name, unix, or summary %q", r.Text, r.Summary())
+			}
 		}
 		for _, req := range reqs {
 			d := p.Decide(req)
 			if (d.Verdict == Deny) != (d.Errno != 0) {
 				t.Fatalf("%+v: verdict %v with errno %v", req, d.Verdict, d.Errno)
+			}
+			if d.Rule != nil && d.Rule.Listen() != req.Listen {
+				t.Fatalf("%+v decided by %q", req, d.Rule.Text)
 			}
 		}
 	})
@@ -451,38 +705,80 @@ rules:
   - allow: udp *:5353
   - allow: unix /run/**
   - allow: unix @abs-*
+  - allow: tcp a.example.org:443
+  - deny: listen tcp 127.0.0.1:25
+    errno: EADDRINUSE
+  - allow: listen tcp 127.0.0.0/8:1-1000
+  - deny: listen udp *:53
+  - allow: listen ip [fd00::/8]
+  - allow: listen tcp 0.0.0.0/0:8000-9000
+  - allow: listen ip [::1]
 `)
+	// proto: bits 0-1 the protocol, bit 2 a listen request.
 	f.Add([]byte{127, 0, 0, 1}, uint16(80), uint8(1), "")
 	f.Add([]byte{198, 18, 3, 4}, uint16(53), uint8(2), "")
 	f.Add([]byte{10, 1, 2, 3}, uint16(9), uint8(3), "x")
 	f.Add([]byte{192, 0, 2, 200}, uint16(443), uint8(1), "a.example.org")
 	f.Add([]byte{198, 18, 0, 1}, uint16(80), uint8(4), "/run/a/b")
 	f.Add([]byte{0, 0, 0, 0}, uint16(0), uint8(4), "@abs-1")
+	f.Add([]byte{192, 0, 2, 1}, uint16(443), uint8(0), "a.example.org")
+	f.Add([]byte{169, 254, 169, 254}, uint16(443), uint8(0), "a.example.org")
+	f.Add([]byte{127, 0, 0, 1}, uint16(25), uint8(4), "")
+	f.Add([]byte{0, 0, 0, 0}, uint16(8080), uint8(4), "")
+	f.Add([]byte{198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uint16(8080), uint8(6), "")
+	f.Add([]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(53), uint8(5), "x")
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(53), uint8(6), "")
 	f.Fuzz(func(t *testing.T, a []byte, port uint16, proto uint8, name string) {
 		if len(a) < 4 {
 			return
 		}
 		pr := Proto(proto%4 + 1)
+		listen := proto&4 != 0
 		if pr == Unix {
-			if d := p.Decide(Request{Proto: Unix, Unix: name}); (d.Verdict == Deny) != (d.Errno != 0) {
-				t.Fatalf("unix %q: verdict %v with errno %v", name, d.Verdict, d.Errno)
+			if d := p.Decide(Request{Proto: Unix, Unix: name, Listen: listen}); (d.Verdict == Deny) != (d.Errno != 0) || listen && d.Rule != nil {
+				t.Fatalf("unix %q (listen %v): verdict %v with errno %v by %v", name, listen, d.Verdict, d.Errno, d.Rule)
 			}
 			return
 		}
+		// check holds for every decision of a request for addr.
+		check := func(addr netip.Addr, d Decision) {
+			t.Helper()
+			if (d.Verdict == Deny) != (d.Errno != 0) {
+				t.Fatalf("%v: verdict %v with errno %v", addr, d.Verdict, d.Errno)
+			}
+			if d.Rule != nil && d.Rule.Listen() != listen {
+				t.Fatalf("%v (listen %v) decided by %q", addr, listen, d.Rule.Text)
+			}
+			// Binding the unspecified address binds every address: only
+			// a rule for every address may judge it.
+			if listen && addr.Unmap().IsUnspecified() && d.Rule != nil && !d.Rule.dest.any {
+				t.Fatalf("bind to %v decided by %q", addr, d.Rule.Text)
+			}
+		}
+		// decide decides for addr with and without the name: the name may
+		// matter only for a connect to an address it may stand for.
+		decide := func(addr netip.Addr) Decision {
+			t.Helper()
+			d := p.Decide(Request{Proto: pr, Addr: addr, Port: port, Names: []string{name}, Listen: listen})
+			check(addr, d)
+			u := addr.Unmap()
+			special := u.IsLoopback() || u.IsLinkLocalUnicast() || u.IsMulticast() || u.IsUnspecified()
+			if listen || special {
+				if dn := p.Decide(Request{Proto: pr, Addr: addr, Port: port, Listen: listen}); dn != d {
+					t.Fatalf("%v (listen %v): the name %q changed the decision: %+v vs %+v", addr, listen, name, d, dn)
+				}
+			}
+			return d
+		}
 		v4 := netip.AddrFrom4([4]byte(a))
 		mapped := netip.AddrFrom16(v4.As16())
-		names := []string{name}
-		d4 := p.Decide(Request{Proto: pr, Addr: v4, Port: port, Names: names})
-		d6 := p.Decide(Request{Proto: pr, Addr: mapped, Port: port, Names: names})
-		if d4 != d6 {
+		if d4, d6 := decide(v4), decide(mapped); d4 != d6 {
 			t.Fatalf("%v and %v decided differently: %+v vs %+v", v4, mapped, d4, d6)
-		}
-		if (d4.Verdict == Deny) != (d4.Errno != 0) {
-			t.Fatalf("verdict %v with errno %v", d4.Verdict, d4.Errno)
 		}
 		if len(a) >= 16 { // a real IPv6 address never meets an IPv4 rule
 			v6 := netip.AddrFrom16([16]byte(a))
-			if d := p.Decide(Request{Proto: pr, Addr: v6, Port: port}); !v6.Is4In6() && d.Rule != nil && d.Rule != p.Rules[4] {
+			d := decide(v6)
+			if !v6.Is4In6() && d.Rule != nil && d.Rule != p.Rules[4] && !d.Rule.dest.any && !d.Rule.dest.prefix.Addr().Is6() && !d.Rule.IsName() {
 				t.Fatalf("%v decided by %q", v6, d.Rule.Text)
 			}
 		}
@@ -515,6 +811,8 @@ func BenchmarkDecide(b *testing.B) {
 		{"last rule", Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080, Names: names}, Allow},
 		{"v4-mapped", Request{Proto: TCP, Addr: ip("::ffff:127.0.0.1"), Port: 8080, Names: names}, Allow},
 		{"default", Request{Proto: TCP, Addr: ip("198.18.9.1"), Port: 8080, Names: names}, Deny},
+		{"listen", Request{Proto: TCP, Addr: ip("127.0.0.1"), Port: 8080, Listen: true}, Deny},
+		{"special address", Request{Proto: TCP, Addr: ip("169.254.169.254"), Port: 443, Names: []string{"host3.example.com"}}, Deny},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			b.ReportAllocs()

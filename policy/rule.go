@@ -167,12 +167,32 @@ func (u unixPattern) String() string {
 	return "paths matching " + u.glob
 }
 
-func (r *Rule) matches(req *Request, addr netip.Addr) bool {
-	if !r.proto.matches(req.Proto) {
+// matchesLocal reports whether d, the DEST of a listen rule (never a
+// name), holds the local address addr (unmapped) a program binds.
+func (d ipDest) matchesLocal(addr netip.Addr) bool {
+	if d.any {
+		return true
+	}
+	// The unspecified address binds every address of the host, among them
+	// ones the prefix does not hold: a rule for 127.0.0.1 (or even
+	// 0.0.0.0/8) must not let a program take connections from outside.
+	return !addr.IsUnspecified() && d.prefix.Contains(addr)
+}
+
+// matches reports whether r decides req; addr is req.Addr unmapped, names
+// the request's names that may match (see nameMayStandFor).
+func (r *Rule) matches(req *Request, addr netip.Addr, names []string) bool {
+	if r.listen != req.Listen || !r.proto.matches(req.Proto) {
 		return false
 	}
 	if r.proto == protoUnix {
 		return r.unixPat.matches(req.Unix)
 	}
-	return r.ports.contains(req.Port) && r.dest.matches(addr, req.Names)
+	if !r.ports.contains(req.Port) {
+		return false
+	}
+	if r.listen {
+		return r.dest.matchesLocal(addr)
+	}
+	return r.dest.matches(addr, names)
 }

@@ -1,8 +1,9 @@
 // Command sandbox runs a program whose network access is decided by a
 // policy:
 //
-//	sandbox run [--policy FILE] [--net host|sandbox|none] [--log FILE|-] -- PROG [ARGS…]
-//	sandbox check FILE
+//	sandbox run [--policy FILE] [--net sandbox|host|none] [--dns ADDR] [--log FILE|-] -- PROG [ARGS…]
+//	sandbox check FILE…
+//	sandbox help
 //
 // It holds flags, sub-commands, exit codes and messages for people; the work
 // is done in sentry and policy.
@@ -27,17 +28,24 @@ import (
 const exitSandbox = 125
 
 const usage = `usage:
-  sandbox run [--policy FILE] [--net host|sandbox|none] [--dns ADDR] [--log FILE|-] -- PROG [ARGS...]
-  sandbox check FILE
+  sandbox run [--policy FILE] [--net sandbox|host|none] [--dns ADDR] [--log FILE|-] -- PROG [ARGS...]
+  sandbox check FILE...
+  sandbox help
 
-run    runs PROG with every connect(2) decided by the policy (the embedded
-       default, loopback and unix sockets only, when --policy is not given).
+run    runs PROG with every connect(2) decided by the policy (without
+       --policy, the embedded default: the loopback and unix sockets, and
+       listening on the loopback only).
        --net sandbox (default) gives PROG a network namespace whose only
-       way out is netstack, which checks every flow again; --net host uses
-       the host's network; --net none gives PROG only a loopback of its own.
+       way out is netstack, which checks every flow again; --dns ADDR[:PORT]
+       is the resolver the sandbox's DNS asks (default: the host's).
+       --net host uses the host's network, and judges the local addresses
+       PROG binds by the policy's listen rules too; --net none gives PROG
+       only a loopback of its own.
+       --log FILE appends one JSON record per decision (- for stderr).
        The exit status is PROG's (128+N if signal N killed it); 125 means the
        sandbox itself failed and PROG did not run.
-check  validates a policy file and prints one line per rule.
+check  validates policy files and prints one line per rule; exits 1 if any
+       file has a mistake, each listed with file:line:col.
 `
 
 func main() {
@@ -54,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(args[1:], stderr)
+		return cmdRun(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -71,7 +79,7 @@ func fail(stderr io.Writer, format string, a ...any) int {
 	return exitSandbox
 }
 
-func cmdRun(args []string, stderr io.Writer) int {
+func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	policyPath := fs.String("policy", "", "policy `FILE` (default: the embedded policy)")
@@ -79,6 +87,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 	logPath := fs.String("log", "", "write the audit log to `FILE` (- for stderr)")
 	dnsFlag := fs.String("dns", "", "with --net sandbox: the resolver `ADDR[:PORT]` the sandbox's DNS asks (default: the host's)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // asked for, so not a failure
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
 		return fail(stderr, "run: %v (see 'sandbox help')", err)
 	}
 	prog := fs.Args()
@@ -165,14 +177,29 @@ func cmdRun(args []string, stderr io.Writer) int {
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprint(stderr, "usage: sandbox check FILE\n")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "usage: sandbox check FILE...\n")
 		return 2
 	}
-	pol, err := policy.Load(args[0])
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	status := 0
+	for _, path := range args {
+		if !checkFile(path, stdout, stderr) {
+			status = 1
+		}
+	}
+	return status
+}
+
+// checkFile reports on one policy file, saying whether it is valid.
+func checkFile(path string, stdout, stderr io.Writer) bool {
+	pol, err := policy.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return false
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d rules, default %s", pol.Source, len(pol.Rules), pol.Default)
 	if pol.Default == policy.Deny {
@@ -185,7 +212,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, r := range pol.HostnameRules() {
 		fmt.Fprintf(stdout, "%s: note: %q names a host: matched only in --net sandbox mode\n", r.Pos.Short(), r.Text)
 	}
-	return 0
+	// One note, at the first listen rule, rather than one per rule: the
+	// mode, not the rule, decides whether any of them is judged.
+	for _, r := range pol.Rules {
+		if r.Listen() {
+			fmt.Fprintf(stdout, "%s: note: listen rules are judged only in --net host mode (in --net sandbox and --net none nothing outside can reach the program's network namespace)\n", r.Pos.Short())
+			break
+		}
+	}
+	return true
 }
 
 // parseResolver reads ADDR, ADDR:PORT or [V6]:PORT; the port defaults to 53.
