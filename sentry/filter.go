@@ -119,6 +119,28 @@ func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 			}
 		}
 		rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: unix.EPERM, When: []seccomp.Cond{low32(0, unix.AF_PACKET)}})
+		// SCTP names destinations where no trap sees them: the
+		// SCTP_SOCKOPT_CONNECTX and BINDX socket options connect and
+		// bind lists of addresses, an SCTP_DSTADDRV4/V6 control
+		// message picks a send's destination. Refused as a kernel
+		// without SCTP refuses it (the protocol is the third argument,
+		// read as an int): a stream socket of another protocol than
+		// TCP's is EPROTONOSUPPORT, a seqpacket inet socket
+		// ESOCKTNOSUPPORT (other types refuse the protocol
+		// themselves). In the other modes netstack forwards only TCP
+		// and UDP.
+		for _, family := range []uint32{unix.AF_INET, unix.AF_INET6} {
+			for _, t := range []struct {
+				typ   uint64
+				errno unix.Errno
+			}{{unix.SOCK_STREAM, unix.EPROTONOSUPPORT}, {unix.SOCK_SEQPACKET, unix.ESOCKTNOSUPPORT}} {
+				rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: t.errno, When: []seccomp.Cond{
+					low32(0, family),
+					{Arg: 1, Op: seccomp.MaskedEqual, Mask: typeMask, Value: t.typ},
+					low32(2, unix.IPPROTO_SCTP),
+				}})
+			}
+		}
 	}
 	// Map order is random; a stable filter is easier to read in a dump.
 	slices.SortStableFunc(rules, func(a, b seccomp.Rule) int { return strings.Compare(a.Syscall, b.Syscall) })
