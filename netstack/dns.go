@@ -2,13 +2,16 @@ package netstack
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -19,14 +22,64 @@ import (
 // dnsTimeout bounds one upstream exchange.
 const dnsTimeout = 5 * time.Second
 
+// Sizes of the messages the gateway takes from the program. A query is one
+// question and at most an OPT record: far below any of these, so a bigger
+// message is no query but an attempt to make the gateway hold or carry
+// something else.
+const (
+	// maxPlainUDPQuery is RFC 1035's limit for a UDP message without
+	// EDNS (section 2.3.4).
+	maxPlainUDPQuery = 512
+	// maxUDPQuery is the most any UDP query may be, EDNS or not: the
+	// largest payload resolvers still advertise.
+	maxUDPQuery = 4096
+	// maxTCPMessage is DNS over TCP's own limit (a 2-byte length), which
+	// readTCPMessage cannot exceed; it is here to be checked all the same.
+	maxTCPMessage = 65535
+)
+
+// upstreamUDPSize is the EDNS payload size the gateway advertises upstream,
+// whatever the program advertised (DNS Flag Day 2020's 1232: no IP
+// fragmentation on any path). A number the program chose would travel
+// upstream as 16 bits of its own; an answer bigger than the program asked
+// for is cut for it as a resolver would (TC, and the program retries over
+// TCP).
+const upstreamUDPSize = 1232
+
+// maxDNSInFlight bounds the upstream exchanges the program can have under
+// way at once (each holds a host socket and a goroutine for up to
+// dnsTimeout). A resolver library asks a handful at a time; beyond this
+// the gateway answers SERVFAIL at once, as an overloaded resolver does.
+const maxDNSInFlight = 64
+
+// typeIXFR is the incremental zone transfer (RFC 1995), which dnsmessage
+// does not name.
+const typeIXFR dnsmessage.Type = 251
+
+// ednsVersionMask is the EDNS version in an OPT record's TTL field.
+const ednsVersionMask = 0x00ff0000
+
+// rcodeBadVers is EDNS's BADVERS (RFC 6891 6.1.3), an extended rcode: the
+// answer to an EDNS version the gateway does not speak.
+const rcodeBadVers dnsmessage.RCode = 16
+
 // dnsServer answers the program's DNS queries at the gateway (port 53, UDP
 // and TCP). A name no rule could allow gets NXDOMAIN without being looked
 // up anywhere; other queries go to the host's resolver, and the addresses
 // in the answers are remembered for the host-name rules.
+//
+// Nothing the program wrote goes upstream as it wrote it: the gateway
+// parses each message, accepts only a plain query for one name, judges that
+// name, and asks upstream with a message it builds itself from the parsed
+// question. Forwarding the program's bytes would let it past the name check
+// — with a second question the upstream also answers, records in other
+// sections, bytes after the message, EDNS options — and make the upstream
+// resolver a channel out of the sandbox.
 type dnsServer struct {
 	policy   *policy.Policy
 	upstream netip.AddrPort
 	names    *Names
+	inFlight atomic.Int32
 }
 
 // HostResolver is the first nameserver in the host's /etc/resolv.conf, the
@@ -47,54 +100,313 @@ func HostResolver() (netip.AddrPort, error) {
 	return netip.AddrPort{}, fmt.Errorf("no nameserver in the host's /etc/resolv.conf")
 }
 
+// dnsQuery is what the gateway takes from a program's query: everything
+// else in the message is dropped.
+type dnsQuery struct {
+	hdr      dnsmessage.Header
+	question dnsmessage.Question
+	hasQ     bool // question holds the message's one question
+	edns     bool // the query had an OPT record
+	udpSize  int  // its payload size (512 without EDNS)
+	dnssecOK bool // its DO bit
+}
+
+// parseQuery judges the form of one message from the program. It returns
+// what it could parse, and the rcode to answer at once when the message is
+// not a query the gateway takes (RCodeSuccess when it is); ok is false
+// when not even a header could be read, and nothing is answered.
+func parseQuery(msg []byte, overTCP bool) (q dnsQuery, rcode dnsmessage.RCode, ok bool) {
+	var p dnsmessage.Parser
+	hdr, err := p.Start(msg)
+	if err != nil {
+		return q, 0, false
+	}
+	q.hdr, q.udpSize = hdr, maxPlainUDPQuery
+	qd := binary.BigEndian.Uint16(msg[4:])
+	an := binary.BigEndian.Uint16(msg[6:])
+	ns := binary.BigEndian.Uint16(msg[8:])
+	ar := binary.BigEndian.Uint16(msg[10:])
+	// The question is echoed in every answer where there is exactly one,
+	// as a resolver does, so that the program can match the answer.
+	if qd == 1 {
+		if question, err := p.Question(); err == nil {
+			q.question, q.hasQ = question, true
+		}
+	}
+	switch {
+	case hdr.Response:
+		// An answer sent to a server is no query. (A public server
+		// drops it, lest two servers answer each other forever; the
+		// gateway's only peer is the program, which is told.)
+		return q, dnsmessage.RCodeFormatError, true
+	case hdr.OpCode != 0:
+		// UPDATE, NOTIFY, IQUERY, STATUS…: the gateway only resolves.
+		return q, dnsmessage.RCodeNotImplemented, true
+	case overTCP && len(msg) > maxTCPMessage,
+		!overTCP && len(msg) > maxUDPQuery:
+		return q, dnsmessage.RCodeFormatError, true
+	case qd != 1 || !q.hasQ:
+		// Several questions in one message are undefined (RFC 9619);
+		// none leaves nothing to answer.
+		q.hasQ = false
+		return q, dnsmessage.RCodeFormatError, true
+	case an != 0 || ns != 0 || ar > 1:
+		// A query carries no records, but one OPT.
+		return q, dnsmessage.RCodeFormatError, true
+	}
+	end := msgEnd(msg, 1, int(ar))
+	// An OPT record is taken as EDNS(0) and nothing more: the DO bit is
+	// kept (a validating program needs the signatures) and the payload
+	// size is read only to cut answers for the program (upstream gets
+	// upstreamUDPSize); the options, the extended rcode and the Z bits
+	// stay behind.
+	if ar == 1 {
+		// The parser moves on section by section (these are empty).
+		p.SkipAllQuestions()
+		p.SkipAllAnswers()
+		p.SkipAllAuthorities()
+		h, err := p.AdditionalHeader()
+		if err != nil || h.Type != dnsmessage.TypeOPT || h.Name.String() != "." {
+			return q, dnsmessage.RCodeFormatError, true
+		}
+		// The options are parsed only to check the record's form: none
+		// is passed on (cookies, client subnet, padding, keepalive…
+		// each one a field of the program's own bytes).
+		if _, err := p.OPTResource(); err != nil {
+			return q, dnsmessage.RCodeFormatError, true
+		}
+		q.edns = true
+		q.udpSize = max(int(h.Class), maxPlainUDPQuery)
+		q.dnssecOK = h.DNSSECAllowed()
+		if h.TTL&ednsVersionMask != 0 {
+			// An EDNS version other than 0.
+			return q, rcodeBadVers, true
+		}
+	}
+	switch {
+	case end != len(msg):
+		// Bytes after the message (or a message cut short).
+		return q, dnsmessage.RCodeFormatError, true
+	case !overTCP && !q.edns && len(msg) > maxPlainUDPQuery:
+		return q, dnsmessage.RCodeFormatError, true
+	case !hostName(q.question.Name):
+		// Well-formed, but no host name: refused, as a policy would.
+		return q, dnsmessage.RCodeRefused, true
+	}
+	switch q.question.Type {
+	case dnsmessage.TypeOPT, dnsmessage.TypeAXFR, typeIXFR:
+		// Zone transfers answer in many messages, and an OPT is no
+		// question: a resolver refuses them.
+		return q, dnsmessage.RCodeRefused, true
+	}
+	if q.question.Class != dnsmessage.ClassINET {
+		// CHAOS (version.bind…) and the rest ask about servers, not
+		// hosts: nothing a host-name rule speaks of.
+		return q, dnsmessage.RCodeRefused, true
+	}
+	return q, dnsmessage.RCodeSuccess, true
+}
+
+// hostName reports whether every byte of n is printable ASCII: a host
+// name's are (an IDN travels as punycode), and a name with control or
+// 8-bit bytes could only be meant to confuse a log or a matcher.
+func hostName(n dnsmessage.Name) bool {
+	for _, c := range []byte(n.String()) {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// msgEnd is where a message with qd questions and ar records (and nothing
+// else) ends, or -1 where it does not parse: dnsmessage.Parser does not
+// say how much it read, and bytes after the message must be found.
+func msgEnd(msg []byte, qd, ar int) int {
+	off := 12
+	for range qd {
+		if off = skipName(msg, off); off < 0 || off+4 > len(msg) {
+			return -1
+		}
+		off += 4 // type, class
+	}
+	for range ar {
+		if off = skipName(msg, off); off < 0 || off+10 > len(msg) {
+			return -1
+		}
+		off += 10 + int(binary.BigEndian.Uint16(msg[off+8:])) // type, class, TTL, length, data
+	}
+	if off > len(msg) {
+		return -1
+	}
+	return off
+}
+
+// skipName returns the offset after the name at off, or -1.
+func skipName(msg []byte, off int) int {
+	for off < len(msg) {
+		c := int(msg[off])
+		switch {
+		case c == 0:
+			return off + 1
+		case c&0xC0 == 0xC0: // a pointer ends the name here
+			if off+2 > len(msg) {
+				return -1
+			}
+			return off + 2
+		case c&0xC0 != 0:
+			return -1
+		}
+		off += 1 + c
+	}
+	return -1
+}
+
 // answer returns the reply to one query, or nil to stay silent (a message
 // too broken to answer).
 func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []byte {
-	var p dnsmessage.Parser
-	hdr, err := p.Start(query)
-	if err != nil {
+	q, rc, ok := parseQuery(query, overTCP)
+	if !ok {
 		return nil
 	}
-	q, err := p.Question()
-	if err != nil {
-		return reply(hdr, nil, dnsmessage.RCodeFormatError)
+	if rc != dnsmessage.RCodeSuccess {
+		return q.reply(rc)
 	}
-	if !d.policy.MayResolve(q.Name.String()) {
+	if !d.policy.MayResolve(q.question.Name.String()) {
 		if d.policy.DNSRefused {
-			return reply(hdr, &q, dnsmessage.RCodeRefused)
+			return q.reply(dnsmessage.RCodeRefused)
 		}
-		return reply(hdr, &q, dnsmessage.RCodeNameError)
+		return q.reply(dnsmessage.RCodeNameError)
 	}
 	if !d.upstream.IsValid() {
-		return reply(hdr, &q, dnsmessage.RCodeServerFailure)
+		return q.reply(dnsmessage.RCodeServerFailure)
 	}
-	resp, err := d.exchange(ctx, query, overTCP)
+	if d.inFlight.Add(1) > maxDNSInFlight {
+		d.inFlight.Add(-1)
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
+	defer d.inFlight.Add(-1)
+	out, id, err := q.upstreamQuery()
 	if err != nil {
-		return reply(hdr, &q, dnsmessage.RCodeServerFailure)
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
+	resp, err := d.exchange(ctx, out, overTCP, func(resp []byte) bool { return matches(resp, id, q.question) })
+	if err != nil {
+		return q.reply(dnsmessage.RCodeServerFailure)
 	}
 	d.remember(resp)
+	// The answer is the program's again: its ID, and no more than it
+	// said it can take.
+	binary.BigEndian.PutUint16(resp, q.hdr.ID)
+	if !overTCP && len(resp) > q.udpSize {
+		return q.truncated(resp)
+	}
 	return resp
 }
 
-// reply builds an answer with no records and rcode.
-func reply(q dnsmessage.Header, question *dnsmessage.Question, rcode dnsmessage.RCode) []byte {
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{
-		ID: q.ID, Response: true, OpCode: q.OpCode, RecursionDesired: q.RecursionDesired,
-		RecursionAvailable: true, RCode: rcode,
-	})
-	b.StartQuestions()
+// upstreamQuery builds the query the gateway sends upstream for q: a new
+// random ID (the program's would be 16 bits of its choosing on the wire;
+// a random one is also what keeps off-path answers out), RD as the program
+// set it, its one question, and — when the program spoke EDNS — an OPT of
+// the gateway's own with no options, upstreamUDPSize, and the program's DO
+// bit (DNSSEC-validating programs need the signatures).
+func (q *dnsQuery) upstreamQuery() (msg []byte, id uint16, err error) {
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, 0, fmt.Errorf("query ID: %w", err)
+	}
+	id = binary.BigEndian.Uint16(b[:])
+	msg, err = buildMessage(dnsmessage.Header{ID: id, RecursionDesired: q.hdr.RecursionDesired}, &q.question, q.edns, upstreamUDPSize, 0, q.dnssecOK)
+	return msg, id, err
+}
+
+// buildMessage builds a message with hdr, question (if any) and, with
+// edns, an OPT record carrying udpSize, the extended bits of rcode and the
+// DO bit.
+func buildMessage(hdr dnsmessage.Header, question *dnsmessage.Question, edns bool, udpSize int, rcode dnsmessage.RCode, dnssecOK bool) ([]byte, error) {
+	hdr.RCode = rcode & 0xF // the rest lives in the OPT record
+	b := dnsmessage.NewBuilder(nil, hdr)
+	if err := b.StartQuestions(); err != nil {
+		return nil, fmt.Errorf("build DNS message: %w", err)
+	}
 	if question != nil {
-		b.Question(*question)
+		if err := b.Question(*question); err != nil {
+			return nil, fmt.Errorf("build DNS message: %w", err)
+		}
+	}
+	if edns {
+		if err := b.StartAdditionals(); err != nil {
+			return nil, fmt.Errorf("build DNS message: %w", err)
+		}
+		var h dnsmessage.ResourceHeader
+		h.SetEDNS0(udpSize, rcode, dnssecOK)
+		if err := b.OPTResource(h, dnsmessage.OPTResource{}); err != nil {
+			return nil, fmt.Errorf("build DNS message: %w", err)
+		}
 	}
 	msg, err := b.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("build DNS message: %w", err)
+	}
+	return msg, nil
+}
+
+// reply builds the gateway's own answer to q, with no records and rcode:
+// the program's ID, opcode and RD, its question where it had exactly one,
+// and an OPT where it spoke EDNS (RFC 6891 7).
+func (q *dnsQuery) reply(rcode dnsmessage.RCode) []byte {
+	return q.replyWith(dnsmessage.Header{
+		ID: q.hdr.ID, Response: true, OpCode: q.hdr.OpCode, RecursionDesired: q.hdr.RecursionDesired,
+		RecursionAvailable: true,
+	}, rcode)
+}
+
+func (q *dnsQuery) replyWith(hdr dnsmessage.Header, rcode dnsmessage.RCode) []byte {
+	var question *dnsmessage.Question
+	if q.hasQ {
+		question = &q.question
+	}
+	// The OPT says what the gateway takes: as much as a query may be.
+	msg, err := buildMessage(hdr, question, q.edns || rcode == rcodeBadVers, maxUDPQuery, rcode, q.dnssecOK)
 	if err != nil {
 		return nil
 	}
 	return msg
 }
 
-// exchange asks the upstream resolver, over the transport the program used.
-func (d *dnsServer) exchange(ctx context.Context, query []byte, overTCP bool) ([]byte, error) {
+// truncated is resp cut to what fits the program's UDP size: its header
+// with TC set, and the question, so that it asks again over TCP.
+func (q *dnsQuery) truncated(resp []byte) []byte {
+	var p dnsmessage.Parser
+	h, err := p.Start(resp)
+	if err != nil {
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
+	h.Truncated = true
+	return q.replyWith(h, h.RCode)
+}
+
+// matches reports whether resp is the answer to the query with id and
+// question: a response to a QUERY, with that ID and exactly that question.
+// Anything else is not relayed — a stray datagram, or an upstream that
+// answers something the gateway did not ask.
+func matches(resp []byte, id uint16, question dnsmessage.Question) bool {
+	var p dnsmessage.Parser
+	h, err := p.Start(resp)
+	if err != nil || !h.Response || h.OpCode != 0 || h.ID != id || binary.BigEndian.Uint16(resp[4:]) != 1 {
+		return false
+	}
+	got, err := p.Question()
+	return err == nil && got.Type == question.Type && got.Class == question.Class &&
+		strings.EqualFold(got.Name.String(), question.Name.String())
+}
+
+// errNoAnswer: the upstream sent nothing that answers the query.
+var errNoAnswer = errors.New("no matching answer from the upstream resolver")
+
+// exchange sends query to the upstream resolver, over the transport the
+// program used, and returns the first reply ok accepts.
+func (d *dnsServer) exchange(ctx context.Context, query []byte, overTCP bool, ok func([]byte) bool) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
 	defer cancel()
 	network := "udp"
@@ -104,34 +416,47 @@ func (d *dnsServer) exchange(ctx context.Context, query []byte, overTCP bool) ([
 	var dialer net.Dialer
 	c, err := dialer.DialContext(ctx, network, d.upstream.String())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dial the upstream resolver: %w", err)
 	}
 	defer c.Close()
 	deadline, _ := ctx.Deadline()
 	c.SetDeadline(deadline)
 	if overTCP {
-		return exchangeTCP(c, query)
+		if err := writeTCPMessage(c, query); err != nil {
+			return nil, fmt.Errorf("ask the upstream resolver: %w", err)
+		}
+		resp, err := readTCPMessage(c)
+		if err != nil {
+			return nil, fmt.Errorf("read the upstream resolver: %w", err)
+		}
+		if !ok(resp) {
+			return nil, errNoAnswer
+		}
+		return resp, nil
 	}
 	if _, err := c.Write(query); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ask the upstream resolver: %w", err)
 	}
 	buf := make([]byte, 65535)
-	n, err := c.Read(buf)
-	if err != nil {
-		return nil, err
+	for {
+		// A datagram that is not the answer is skipped: the socket is
+		// connected, but a late answer to nothing or a spoofed one
+		// must not end the wait for the real one.
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil, fmt.Errorf("read the upstream resolver: %w", err)
+		}
+		if ok(buf[:n]) {
+			return buf[:n:n], nil
+		}
 	}
-	return buf[:n], nil
-}
-
-func exchangeTCP(c net.Conn, query []byte) ([]byte, error) {
-	if err := writeTCPMessage(c, query); err != nil {
-		return nil, err
-	}
-	return readTCPMessage(c)
 }
 
 // DNS over TCP frames each message with its 2-byte length.
 func writeTCPMessage(w io.Writer, msg []byte) error {
+	if len(msg) > maxTCPMessage {
+		return fmt.Errorf("DNS message of %d bytes: more than TCP can frame", len(msg))
+	}
 	_, err := w.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
 	return err
 }
@@ -146,45 +471,75 @@ func readTCPMessage(r io.Reader) ([]byte, error) {
 	return msg, err
 }
 
-// remember records the A and AAAA answers of resp under the name asked
-// (and every name on its CNAME chain).
+// remember records the A and AAAA answers of resp under the name asked,
+// for the addresses of that name and of the names on its CNAME chain. An
+// address record for any other name is not the answer to the question,
+// and is recorded under no name: a resolver that adds "bank.example A x"
+// to the answer about a name the program may ask must not make x
+// bank.example for a rule.
 func (d *dnsServer) remember(resp []byte) {
 	var p dnsmessage.Parser
 	if _, err := p.Start(resp); err != nil {
 		return
 	}
 	qs, err := p.AllQuestions()
-	if err != nil || len(qs) == 0 {
+	if err != nil || len(qs) != 1 {
 		return
 	}
-	asked := qs[0].Name.String()
+	asked := strings.ToLower(qs[0].Name.String())
+	type addrRecord struct {
+		name string
+		addr netip.Addr
+		ttl  time.Duration
+	}
+	var addrs []addrRecord
+	cnames := map[string]string{} // owner → target
 	for {
 		h, err := p.AnswerHeader()
 		if err != nil {
-			return
+			break
 		}
-		var a netip.Addr
+		owner := strings.ToLower(h.Name.String())
+		ttl := time.Duration(h.TTL) * time.Second
 		switch h.Type {
 		case dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
 				return
 			}
-			a = netip.AddrFrom4(r.A)
+			addrs = append(addrs, addrRecord{owner, netip.AddrFrom4(r.A), ttl})
 		case dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
 				return
 			}
-			a = netip.AddrFrom16(r.AAAA)
+			addrs = append(addrs, addrRecord{owner, netip.AddrFrom16(r.AAAA), ttl})
+		case dnsmessage.TypeCNAME:
+			r, err := p.CNAMEResource()
+			if err != nil {
+				return
+			}
+			cnames[owner] = strings.ToLower(r.CNAME.String())
 		default:
 			if err := p.SkipAnswer(); err != nil {
 				return
 			}
-			continue
 		}
-		ttl := time.Duration(h.TTL) * time.Second
-		d.names.Add(asked, a, ttl)
-		d.names.Add(h.Name.String(), a, ttl)
+	}
+	// The chain from the name asked; it ends where it would loop.
+	chain := map[string]bool{asked: true}
+	for n := asked; ; {
+		next, ok := cnames[n]
+		if !ok || chain[next] {
+			break
+		}
+		chain[next] = true
+		n = next
+	}
+	for _, r := range addrs {
+		if chain[r.name] {
+			d.names.Add(asked, r.addr, r.ttl)
+			d.names.Add(r.name, r.addr, r.ttl)
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package test
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +22,8 @@ import (
 type dnsHost struct {
 	addr    string // host:53
 	mu      sync.Mutex
-	queries map[string]int
+	queries map[string]int // by every question's name, not only the first
+	raw     [][]byte       // every message, as received
 }
 
 func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
@@ -64,21 +68,28 @@ func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
 }
 
 // answer counts a query and answers it from records (A only; NXDOMAIN for
-// names it does not know).
+// names it does not know). It keeps every message and counts the names of
+// all its questions, so that a test can tell what reached it.
 func (d *dnsHost) answer(query []byte, records map[string]string) []byte {
+	d.mu.Lock()
+	d.raw = append(d.raw, bytes.Clone(query))
+	d.mu.Unlock()
 	var p dnsmessage.Parser
 	hdr, err := p.Start(query)
 	if err != nil {
 		return nil
 	}
-	q, err := p.Question()
-	if err != nil {
+	qs, _ := p.AllQuestions() // those before any error count too
+	d.mu.Lock()
+	for _, q := range qs {
+		d.queries[strings.TrimSuffix(q.Name.String(), ".")]++
+	}
+	d.mu.Unlock()
+	if len(qs) == 0 {
 		return nil
 	}
+	q := qs[0]
 	name := strings.TrimSuffix(q.Name.String(), ".")
-	d.mu.Lock()
-	d.queries[name]++
-	d.mu.Unlock()
 	a, known := records[name]
 	rcode := dnsmessage.RCodeSuccess
 	if !known {
@@ -97,6 +108,13 @@ func (d *dnsHost) answer(query []byte, records map[string]string) []byte {
 		return nil
 	}
 	return msg
+}
+
+// received is every message the server got.
+func (d *dnsHost) received() [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.raw)
 }
 
 func (d *dnsHost) count(name string) int {
@@ -183,4 +201,231 @@ except OSError as e:
 	if n := web.accepted.Load(); n != 3 {
 		t.Errorf("allowed.test accepted %d connections, want 3 (Python, Go, curl)", n)
 	}
+}
+
+// smuggled stands for bytes a program wants carried out of the sandbox
+// inside its DNS queries: the upstream resolver must never see them.
+var smuggled = []byte("SMUGGLED-PAYLOAD")
+
+// dnsRaw sends each of its arguments, PROTO:HEX[,HEX…], to the sandbox's
+// DNS as raw messages (over UDP one datagram; over TCP all the messages on
+// one connection) and prints each answer in hex, or the error.
+const dnsRaw = `import socket, struct, sys
+def readn(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise OSError("connection closed")
+        b += c
+    return b
+for arg in sys.argv[1:]:
+    proto, _, hexes = arg.partition(":")
+    msgs = [bytes.fromhex(h) for h in hexes.split(",")]
+    try:
+        if proto == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(8)
+            s.sendto(msgs[0], ("100.96.0.1", 53))
+            print(s.recv(65535).hex(), flush=True)
+        else:
+            s = socket.create_connection(("100.96.0.1", 53), timeout=8)
+            s.sendall(b"".join(struct.pack(">H", len(m)) + m for m in msgs))
+            for m in msgs:
+                print(readn(s, struct.unpack(">H", readn(s, 2))[0]).hex(), flush=True)
+        s.close()
+    except OSError as e:
+        print("error:", e, flush=True)`
+
+// dnsMessage builds a message from the program: hdr, one question per
+// name (type A), then whatever more adds (sections, records), then tail.
+func dnsMessage(t *testing.T, hdr dnsmessage.Header, names []string, more func(b *dnsmessage.Builder), tail []byte) []byte {
+	t.Helper()
+	if hdr.ID == 0 {
+		hdr.ID = 0x5a5a
+	}
+	b := dnsmessage.NewBuilder(nil, hdr)
+	b.StartQuestions()
+	for _, n := range names {
+		if err := b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(n), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if more != nil {
+		more(&b)
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(msg, tail...)
+}
+
+// withEDNS adds an OPT record with options.
+func withEDNS(opts ...dnsmessage.Option) func(b *dnsmessage.Builder) {
+	return func(b *dnsmessage.Builder) {
+		b.StartAdditionals()
+		var h dnsmessage.ResourceHeader
+		h.SetEDNS0(4096, 0, true)
+		b.OPTResource(h, dnsmessage.OPTResource{Options: opts})
+	}
+}
+
+// TestSandboxDNSSmuggling: a program sends the gateway's DNS, over UDP and
+// TCP, messages that are no plain query for one allowed name — a second
+// question naming a denied host, bytes after the message, UPDATE and
+// NOTIFY, a response, records in the query, EDNS options, oversized
+// messages. Each gets the rcode a resolver would give, and on the
+// upstream's side nothing of them arrives: the queries it does get are
+// the gateway's own, for the allowed name alone.
+func TestSandboxDNSSmuggling(t *testing.T) {
+	ns := newTestHost(t)
+	dns := newDNSHost(t, ns, map[string]string{"allowed.test": "198.18.0.99", "denied.test": "198.18.0.98"})
+	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:443\n")
+	rd := dnsmessage.Header{RecursionDesired: true}
+	allowed, both := []string{"allowed.test."}, []string{"allowed.test.", "denied.test."}
+	smuggleOpts := []dnsmessage.Option{{Code: 10, Data: smuggled}, {Code: 8, Data: append([]byte{0, 1, 24, 0, 198, 18, 0}, smuggled...)}, {Code: 65001, Data: smuggled}}
+	txt := func(sec string) func(b *dnsmessage.Builder) {
+		return func(b *dnsmessage.Builder) {
+			if sec == "answer" {
+				b.StartAnswers()
+			} else {
+				b.StartAuthorities()
+			}
+			b.TXTResource(dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName("allowed.test."), Class: dnsmessage.ClassINET},
+				dnsmessage.TXTResource{TXT: []string{string(smuggled)}})
+		}
+	}
+	good := dnsMessage(t, rd, allowed, nil, nil)
+	type exchange struct {
+		what  string
+		proto string
+		msgs  [][]byte
+		want  []dnsmessage.RCode // per message
+	}
+	cases := []exchange{
+		{"a second question naming a denied host", "udp", [][]byte{dnsMessage(t, rd, both, nil, nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"a second question naming a denied host", "tcp", [][]byte{dnsMessage(t, rd, both, nil, nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"bytes after the message", "udp", [][]byte{dnsMessage(t, rd, allowed, nil, smuggled)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"bytes after the message", "tcp", [][]byte{dnsMessage(t, rd, allowed, nil, smuggled)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"UPDATE", "udp", [][]byte{dnsMessage(t, dnsmessage.Header{OpCode: 5}, allowed, txt("authority"), nil)}, []dnsmessage.RCode{dnsmessage.RCodeNotImplemented}},
+		{"NOTIFY", "tcp", [][]byte{dnsMessage(t, dnsmessage.Header{OpCode: 4, Authoritative: true}, allowed, nil, nil)}, []dnsmessage.RCode{dnsmessage.RCodeNotImplemented}},
+		{"STATUS", "udp", [][]byte{dnsMessage(t, dnsmessage.Header{OpCode: 2}, allowed, nil, nil)}, []dnsmessage.RCode{dnsmessage.RCodeNotImplemented}},
+		{"a response (QR=1)", "udp", [][]byte{dnsMessage(t, dnsmessage.Header{Response: true}, allowed, txt("answer"), nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"a record in the answer section", "udp", [][]byte{dnsMessage(t, rd, allowed, txt("answer"), nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"a record in the authority section", "tcp", [][]byte{dnsMessage(t, rd, allowed, txt("authority"), nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"over 512 bytes without EDNS", "udp", [][]byte{dnsMessage(t, rd, allowed, nil, bytes.Repeat(smuggled, 40))}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		{"over 4096 bytes", "udp", [][]byte{dnsMessage(t, rd, allowed, withEDNS(dnsmessage.Option{Code: 12, Data: bytes.Repeat(smuggled, 300)}), nil)}, []dnsmessage.RCode{dnsmessage.RCodeFormatError}},
+		// Forwarded, rebuilt: the options stay behind.
+		{"EDNS options", "udp", [][]byte{dnsMessage(t, rd, allowed, withEDNS(smuggleOpts...), nil)}, []dnsmessage.RCode{dnsmessage.RCodeSuccess}},
+		{"30000 bytes of EDNS padding", "tcp", [][]byte{dnsMessage(t, rd, allowed, withEDNS(dnsmessage.Option{Code: 12, Data: bytes.Repeat(smuggled, 1900)}), nil)}, []dnsmessage.RCode{dnsmessage.RCodeSuccess}},
+		// Each message on a connection is judged by itself.
+		{"a good query, then two questions, then trailing bytes, on one connection", "tcp",
+			[][]byte{good, dnsMessage(t, rd, both, nil, nil), dnsMessage(t, rd, allowed, nil, smuggled)},
+			[]dnsmessage.RCode{dnsmessage.RCodeSuccess, dnsmessage.RCodeFormatError, dnsmessage.RCodeFormatError}},
+	}
+	var args []string
+	for _, c := range cases {
+		var hexes []string
+		for _, m := range c.msgs {
+			hexes = append(hexes, hex.EncodeToString(m))
+		}
+		args = append(args, c.proto+":"+strings.Join(hexes, ","))
+	}
+	r := runCmd(t, 2*time.Minute, inSandboxModeDNS(pol, dns.addr, append([]string{"/usr/bin/python3", "-c", dnsRaw}, args...)...)...)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	forwarded := 0
+	for _, c := range cases {
+		for i, want := range c.want {
+			if want == dnsmessage.RCodeSuccess {
+				forwarded++
+			}
+			if len(lines) == 0 {
+				t.Fatalf("%s over %s: no answer; output:\n%s%s", c.what, c.proto, r.stdout, r.stderr)
+			}
+			line := lines[0]
+			lines = lines[1:]
+			resp, err := hex.DecodeString(line)
+			var p dnsmessage.Parser
+			var h dnsmessage.Header
+			if err == nil {
+				h, err = p.Start(resp)
+			}
+			if err != nil {
+				t.Errorf("%s over %s (message %d): %q", c.what, c.proto, i+1, line)
+				continue
+			}
+			if h.RCode != want || h.ID != 0x5a5a || !h.Response {
+				t.Errorf("%s over %s (message %d): rcode %v (ID %#x), want %v", c.what, c.proto, i+1, h.RCode, h.ID, want)
+			}
+		}
+	}
+	if n := dns.count("denied.test"); n != 0 {
+		t.Errorf("a question for denied.test reached the upstream %d times", n)
+	}
+	got := dns.received()
+	for _, m := range got {
+		if bytes.Contains(m, smuggled) {
+			t.Errorf("the program's bytes reached the upstream: %.80x…", m)
+		}
+		var p dnsmessage.Parser
+		h, err := p.Start(m)
+		if err != nil || h.Response || h.OpCode != 0 || binary.BigEndian.Uint16(m[4:]) != 1 || binary.BigEndian.Uint16(m[6:]) != 0 || binary.BigEndian.Uint16(m[8:]) != 0 {
+			t.Errorf("the upstream received what is no plain query: %.80x…", m)
+		}
+	}
+	if len(got) != forwarded || dns.count("allowed.test") != forwarded {
+		t.Errorf("the upstream received %d messages (%d for allowed.test), want %d: one per good query", len(got), dns.count("allowed.test"), forwarded)
+	}
+}
+
+// TestSandboxDNSRebinding: an answer that points a name a rule allows at
+// the loopback or at the sandbox's gateway does not make that name's rule
+// allow the address (DNS rebinding): the program still reads the answer,
+// but its connects there are judged by address rules alone, and nothing
+// reaches the host's loopback.
+func TestSandboxDNSRebinding(t *testing.T) {
+	ns := newTestHost(t)
+	hostLo := newCounter(t, "tcp4", "127.0.0.1:0")
+	port := hostLo.port()
+	dns := newDNSHost(t, ns, map[string]string{"lo.test": "127.0.0.1", "lo2.test": "127.0.0.2", "gw.test": "100.96.0.1", "self.test": "100.96.0.2"})
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp lo.test:%[1]d\n  - allow: tcp lo2.test:%[1]d\n  - allow: tcp gw.test:%[1]d\n  - allow: tcp self.test\n", port))
+	// Resolve NAME, then connect to ADDR by number: NAME ADDR … ("self":
+	// to a listener of the program's own on its address, 100.96.0.2,
+	// which nothing outside the sandbox can be reached by).
+	script := `import socket, sys
+args = sys.argv[2:]
+for name, addr in zip(args[::2], args[1::2]):
+    try:
+        got = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except socket.gaierror as e:
+        got = "resolve: " + e.args[1]
+    port = int(sys.argv[1])
+    if addr == "self":
+        ln = socket.create_server(("100.96.0.2", 0))
+        addr, port = ln.getsockname()
+    try:
+        socket.create_connection((addr, port), timeout=5).close()
+        res = "connected"
+    except OSError as e:
+        res = e.strerror
+    print(name, got, addr, res)`
+	r := runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", script, fmt.Sprint(port),
+		"lo.test", "100.96.0.1", // the gateway stands for the host's 127.0.0.1
+		"lo.test", "127.0.0.1",
+		"lo2.test", "127.0.0.2",
+		"gw.test", "100.96.0.1",
+		"self.test", "self",
+	)...)
+	want := []string{
+		"lo.test 127.0.0.1 100.96.0.1 Permission denied",
+		"lo.test 127.0.0.1 127.0.0.1 Permission denied",
+		"lo2.test 127.0.0.2 127.0.0.2 Permission denied",
+		"gw.test 100.96.0.1 100.96.0.1 Permission denied",
+		"self.test 100.96.0.2 100.96.0.2 Permission denied",
+	}
+	if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); !slices.Equal(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s\n(stderr: %s)", strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
+	}
+	expectNothingReached(t, hostLo)
 }
