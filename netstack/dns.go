@@ -80,6 +80,8 @@ type dnsServer struct {
 	upstream netip.AddrPort
 	names    *Names
 	inFlight atomic.Int32
+	// log, when set, is told of every message the program sent.
+	log func(DNSRecord)
 }
 
 // HostResolver is the first nameserver in the host's /etc/resolv.conf, the
@@ -263,35 +265,57 @@ func skipName(msg []byte, off int) int {
 }
 
 // answer returns the reply to one query, or nil to stay silent (a message
-// too broken to answer).
+// too broken to answer), and tells the log about it.
 func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []byte {
+	start := time.Now()
 	q, rc, ok := parseQuery(query, overTCP)
 	if !ok {
+		d.record(DNSRecord{Verdict: DNSInvalid, Reason: "not a DNS message: no answer"}, overTCP, start, nil)
 		return nil
 	}
+	rec := DNSRecord{}
+	if q.hasQ {
+		rec.Name = strings.TrimSuffix(q.question.Name.String(), ".")
+		rec.Type = strings.TrimPrefix(q.question.Type.String(), "Type")
+	}
+	resp := d.resolve(ctx, &q, rc, overTCP, &rec)
+	d.record(rec, overTCP, start, resp)
+	return resp
+}
+
+// resolve answers q, a parsed query whose form parseQuery judged rc, and
+// fills in rec's verdict and reason.
+func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCode, overTCP bool, rec *DNSRecord) []byte {
 	if rc != dnsmessage.RCodeSuccess {
+		rec.Verdict, rec.Reason = DNSInvalid, "not a plain query for one name: answered here"
 		return q.reply(rc)
 	}
 	if !d.policy.MayResolve(q.question.Name.String()) {
+		rec.Verdict, rec.Reason = policy.Deny.String(), "no rule could allow the name: not looked up"
 		if d.policy.DNSRefused {
 			return q.reply(dnsmessage.RCodeRefused)
 		}
 		return q.reply(dnsmessage.RCodeNameError)
 	}
+	rec.Verdict = policy.Allow.String()
 	if !d.upstream.IsValid() {
+		rec.Reason = "no upstream resolver"
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
 	if d.inFlight.Add(1) > maxDNSInFlight {
 		d.inFlight.Add(-1)
+		rec.Reason = fmt.Sprintf("over %d lookups in flight", maxDNSInFlight)
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
 	defer d.inFlight.Add(-1)
 	out, id, err := q.upstreamQuery()
 	if err != nil {
+		rec.Reason = err.Error()
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
 	resp, err := d.exchange(ctx, out, overTCP, func(resp []byte) bool { return matches(resp, id, q.question) })
 	if err != nil {
+		rec.Reason = "upstream: " + err.Error()
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
 	d.remember(resp)
@@ -302,6 +326,83 @@ func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []by
 		return q.truncated(resp)
 	}
 	return resp
+}
+
+// DNSInvalid is the verdict of a message the gateway answered itself
+// without judging a name: not a plain query for one name.
+const DNSInvalid = "invalid"
+
+// DNSRecord is what the gateway's DNS tells the log of one message from
+// the program.
+type DNSRecord struct {
+	Time    time.Time
+	Proto   string // "udp" or "tcp"
+	Name    string // the question's name (no final dot), when the message had one question
+	Type    string // its type: A, AAAA, MX…
+	Verdict string // "allow" (asked upstream), "deny" (no rule could allow the name), or DNSInvalid
+	Reason  string
+	RCode   string   // the answer's: NOERROR, NXDOMAIN… ("" when none was sent)
+	Answers []string // the A and AAAA addresses answered
+	Took    time.Duration
+}
+
+// record hands the log what became of one message, resp being the reply
+// (nil: none).
+func (d *dnsServer) record(rec DNSRecord, overTCP bool, start time.Time, resp []byte) {
+	if d.log == nil {
+		return
+	}
+	rec.Time, rec.Took, rec.Proto = start, time.Since(start), "udp"
+	if overTCP {
+		rec.Proto = "tcp"
+	}
+	var p dnsmessage.Parser
+	if h, err := p.Start(resp); err == nil {
+		rec.RCode = rcodeName(h.RCode)
+		if p.SkipAllQuestions() == nil {
+			for {
+				h, err := p.AnswerHeader()
+				if err != nil {
+					break
+				}
+				switch h.Type {
+				case dnsmessage.TypeA:
+					if r, err := p.AResource(); err == nil {
+						rec.Answers = append(rec.Answers, netip.AddrFrom4(r.A).String())
+					}
+				case dnsmessage.TypeAAAA:
+					if r, err := p.AAAAResource(); err == nil {
+						rec.Answers = append(rec.Answers, netip.AddrFrom16(r.AAAA).String())
+					}
+				default:
+					err = p.SkipAnswer()
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	d.log(rec)
+}
+
+// rcodeName is an rcode's name as dig prints it.
+func rcodeName(rc dnsmessage.RCode) string {
+	switch rc {
+	case dnsmessage.RCodeSuccess:
+		return "NOERROR"
+	case dnsmessage.RCodeFormatError:
+		return "FORMERR"
+	case dnsmessage.RCodeServerFailure:
+		return "SERVFAIL"
+	case dnsmessage.RCodeNameError:
+		return "NXDOMAIN"
+	case dnsmessage.RCodeNotImplemented:
+		return "NOTIMP"
+	case dnsmessage.RCodeRefused:
+		return "REFUSED"
+	}
+	return fmt.Sprintf("RCODE%d", rc)
 }
 
 // upstreamQuery builds the query the gateway sends upstream for q: a new

@@ -73,6 +73,9 @@ type Config struct {
 	// DNS is the resolver the gateway's DNS asks (HostResolver() when
 	// invalid).
 	DNS netip.AddrPort
+	// DNSLog, when set, is told of every DNS message the program sends
+	// the gateway, from the gateway's goroutines.
+	DNSLog func(DNSRecord)
 }
 
 // Stack is a running netstack.
@@ -147,7 +150,7 @@ func Start(cfg Config) (*Stack, error) {
 	names := NewNames()
 	st := &Stack{
 		s: s, policy: cfg.Policy, names: names, syns: syns, link: link,
-		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names},
+		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names, log: cfg.DNSLog},
 		// No keep-alive probes: Linux sends none unless the program
 		// asks, and the program's own socket options stay on its side
 		// of the stack. (Go's default would also cost four setsockopt

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"sandbox/netstack"
 )
 
 // Verdicts in the audit log beyond the policy's own allow and deny.
@@ -36,6 +38,32 @@ type Record struct {
 	Errno   string    `json:"errno,omitempty"` // what the call returned to the program; empty for success
 	Reason  string    `json:"reason,omitempty"`
 	TookUS  float64   `json:"took_us"` // from the notification's arrival to the answer
+
+	// A DNS query the --net sandbox gateway answered (syscall "dns"):
+	// the name asked, its type, the answer's rcode and the addresses
+	// it gave.
+	Name    string   `json:"name,omitempty"`
+	QType   string   `json:"qtype,omitempty"`
+	RCode   string   `json:"rcode,omitempty"`
+	Answers []string `json:"answers,omitempty"`
+}
+
+// dnsRecord is the audit record of a DNS message the gateway answered.
+// The pid and fd are not known at the gateway (it sees packets): 0 and -1.
+func dnsRecord(d netstack.DNSRecord) *Record {
+	return &Record{
+		Time: d.Time, Syscall: "dns", Fd: -1, Proto: d.Proto, Verdict: d.Verdict, Reason: d.Reason,
+		Name: d.Name, QType: d.Type, RCode: d.RCode, Answers: d.Answers,
+		TookUS: float64(d.Took.Nanoseconds()) / 1e3,
+	}
+}
+
+// logDNS is netstack's DNS log for a, or nil when there is no audit log.
+func (a *AuditLog) logDNS() func(netstack.DNSRecord) {
+	if a == nil {
+		return nil
+	}
+	return func(d netstack.DNSRecord) { a.write(dnsRecord(d)) }
 }
 
 // AuditLog writes Records as JSON lines. A nil *AuditLog discards them.

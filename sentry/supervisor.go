@@ -134,7 +134,7 @@ func Run(cfg Config) (int, error) {
 			<-p.exited
 			return fail(fmt.Errorf("the program's network namespace: %w", err))
 		}
-		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS})
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.logDNS()})
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.exited

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -428,4 +431,72 @@ for name, addr in zip(args[::2], args[1::2]):
 		t.Errorf("got:\n%s\nwant:\n%s\n(stderr: %s)", strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
 	}
 	expectNothingReached(t, hostLo)
+}
+
+// TestSandboxDNSAuditLog: every message the program sends the gateway's
+// DNS is a line of the audit log — a name looked up (allow, its answers),
+// a name no rule allows (deny, NXDOMAIN, never asked upstream), a message
+// that is no plain query (invalid, FORMERR) — with the name, the type and
+// the rcode the program got.
+func TestSandboxDNSAuditLog(t *testing.T) {
+	ns := newTestHost(t)
+	dns := newDNSHost(t, ns, map[string]string{"allowed.test": "198.18.0.99", "denied.test": "198.18.0.98"})
+	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:443\n")
+	logFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	withLog := func(argv []string) []string {
+		return append([]string{argv[0], argv[1], "--log", logFile}, argv[2:]...)
+	}
+	lookups := `import socket
+for n in ("allowed.test", "denied.test"):
+    try:
+        socket.getaddrinfo(n, 443, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        pass
+`
+	if r := runCmd(t, time.Minute, withLog(inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", lookups))...); r.status != 0 {
+		t.Fatalf("lookups: status %d: %s", r.status, r.stderr)
+	}
+	two := dnsMessage(t, dnsmessage.Header{RecursionDesired: true}, []string{"allowed.test.", "denied.test."}, nil, nil)
+	if r := runCmd(t, time.Minute, withLog(inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", dnsRaw, "udp:"+hex.EncodeToString(two)))...); r.status != 0 {
+		t.Fatalf("two questions: status %d: %s", r.status, r.stderr)
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		Syscall, Proto, Verdict, Name, QType, RCode, Reason string
+		Answers                                             []string
+	}
+	var got []rec
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r rec
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if r.Syscall == "dns" {
+			got = append(got, r)
+		}
+	}
+	find := func(name, verdict string) *rec {
+		for i := range got {
+			if got[i].Name == name && got[i].Verdict == verdict {
+				return &got[i]
+			}
+		}
+		t.Errorf("no dns record for %s with verdict %s in:\n%s", name, verdict, data)
+		return &rec{}
+	}
+	if r := find("allowed.test", "allow"); r.QType != "A" || r.RCode != "NOERROR" || !slices.Equal(r.Answers, []string{"198.18.0.99"}) || r.Proto != "udp" {
+		t.Errorf("allowed.test: %+v, want A, NOERROR, answers [198.18.0.99] over udp", *r)
+	}
+	if r := find("denied.test", "deny"); r.QType != "A" || r.RCode != "NXDOMAIN" || r.Reason == "" {
+		t.Errorf("denied.test: %+v, want A, NXDOMAIN and a reason", *r)
+	}
+	if r := find("", "invalid"); r.RCode != "FORMERR" {
+		t.Errorf("two questions: %+v, want FORMERR", *r)
+	}
+	if n := dns.count("denied.test"); n != 0 {
+		t.Errorf("denied.test reached the upstream %d times", n)
+	}
 }
