@@ -124,7 +124,10 @@ func sysListen(c *call) {
 		// listen autobinds an unbound socket to every address and a
 		// port of the kernel's choice. The supervisor binds it so
 		// first — the state is the same (no address or port lock) —
-		// to know the port before anything can connect to it.
+		// to know the port before anything can connect to it. (A
+		// listen then denied leaves the socket bound, where a native
+		// listen that failed would not: a later bind of it fails
+		// EINVAL.)
 		if errno := c.autobind(sock, info.family); errno != 0 {
 			c.rec.Reason = "the kernel found no free port"
 			c.respond(0, errno)
@@ -142,16 +145,24 @@ func sysListen(c *call) {
 	}
 	val, errno, aborted := c.asProgramRun(false, listen)
 	if errno == 0 && !aborted {
-		// A socket the program disconnects (AF_UNSPEC) loses a
-		// binding the kernel chose, and another thread may bind it
-		// anew between the decision and the listen: what listens is
-		// what was judged, or nothing.
-		if now, err := boundAddr(sock); err != nil || now != local {
+		// The address getsockname shows is not always where the
+		// listen lands: a listener shut down keeps showing the port it
+		// gave back, and listening again takes a new one; another
+		// thread may also bind a socket between the decision and the
+		// listen. What listens is judged, or listens no more.
+		now, err := boundAddr(sock)
+		if err != nil {
 			unix.Shutdown(sock, unix.SHUT_RDWR)
-			c.rec.Verdict = policy.Deny.String()
-			c.rec.Reason = "the socket's address changed while it was judged"
-			c.respond(0, c.s.policy.Errno)
+			c.failClosed(err)
 			return
+		}
+		if now != local {
+			if dec := c.decideListen(ipProto(info), now); dec.Verdict != policy.Allow {
+				unix.Shutdown(sock, unix.SHUT_RDWR)
+				c.rec.Reason = "the socket listened on another address than the one first judged"
+				c.respond(0, dec.Errno)
+				return
+			}
 		}
 	}
 	c.answer(val, errno, aborted)
