@@ -69,9 +69,9 @@ func refusedFamilies() []uint32 {
 // signalCalls name a process or thread by their first argument.
 var signalCalls = []string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open"}
 
-// filterRules is the filter for a program of mode whose supervisor is
-// supervisorPid.
-func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
+// filterRules is the filter for a program of mode whose supervisor and
+// watchdog are the processes protected.
+func filterRules(mode NetMode, protected ...int) []seccomp.Rule {
 	var rules []seccomp.Rule
 	for name, h := range handlers {
 		if h.hostOnly && mode != NetHost {
@@ -83,11 +83,15 @@ func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 	for _, f := range refusedFamilies() {
 		rules = append(rules, seccomp.Rule{Syscall: "socket", Errno: unix.EAFNOSUPPORT, When: []seccomp.Cond{low32(0, f)}})
 	}
-	// Signals to the supervisor by its pid (also its main thread's id):
-	// stopping or killing it would stall or end the program's calls.
-	// Landlock's signal scope covers every other way of naming it.
-	for _, name := range signalCalls {
-		rules = append(rules, seccomp.Rule{Syscall: name, Errno: unix.EPERM, When: []seccomp.Cond{low32(0, uint32(supervisorPid))}})
+	// Signals to the supervisor or the watchdog by pid (also the main
+	// thread's id): stopping or killing the one would stall or end the
+	// program's calls, the other would leave what the program started
+	// unwatched. Landlock's signal scope covers every other way of naming
+	// them.
+	for _, pid := range protected {
+		for _, name := range signalCalls {
+			rules = append(rules, seccomp.Rule{Syscall: name, Errno: unix.EPERM, When: []seccomp.Cond{low32(0, uint32(pid))}})
+		}
 	}
 	// Source routing sends a packet to the first hop its options name —
 	// not to the address the policy judged. IPv4 options may carry a
@@ -149,5 +153,5 @@ func filterRules(mode NetMode, supervisorPid int) []seccomp.Rule {
 
 // trapped lists the syscalls the filter sends to the supervisor.
 func trapped() []string {
-	return seccomp.Notified(filterRules(NetHost, 0))
+	return seccomp.Notified(filterRules(NetHost))
 }

@@ -1,9 +1,14 @@
 package sentry
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"runtime"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -13,23 +18,59 @@ import (
 // initStatusFd is the init step's end of the socket pair to the supervisor.
 const initStatusFd = 3
 
+// execStageArg, after InitArg, marks the init step's second stage: the
+// process that confines itself and execs the program.
+const execStageArg = "__exec"
+
 // InitMain is the child's side of Run, in the re-executed sandbox binary:
-// os.Args is [argv0, InitArg, netmode, path, argv...]. Go cannot run code between fork
-// and exec, so the filter is installed here, in a fresh process, which then
-// execs the program. It never returns.
+// os.Args is [argv0, InitArg, netmode, path, argv...]. It never returns.
+//
+// The init step sets the program's network up, installs the filter and
+// offers the supervisor its descriptors; then it stays, as the program's
+// watchdog, and starts the program through a second re-execution (Go
+// cannot run code between fork and exec, and the confinement must bind the
+// program, not the watchdog: see execMain). The watchdog is the subreaper
+// of everything the program starts, so a process that escaped into a
+// session of its own (setsid, a double fork) is still its descendant; it
+// watches the supervisor through a pidfd and, should the supervisor die —
+// even by SIGKILL, which no process can catch — kills every one of them.
+// When the program exits it kills what the program left behind and exits
+// with the program's status (128+N when signal N killed it).
+//
+//	supervisor ──(clone: namespaces)──▶ init step = watchdog (subreaper, not dumpable)
+//	    │  ◀── offers listener, TUN ──────┤ installs the filter
+//	    │                                 └──(fork, exec)──▶ exec stage: caps, Landlock
+//	    │                                                       └──(exec)──▶ program
+//	    └ dies ──▶ watchdog's pidfd readable ──▶ SIGKILL to every descendant
 func InitMain() {
-	// The filter binds the thread that loads it, and exec keeps only the
-	// calling thread: both must be this one.
+	// The filter binds the thread that loads it, and the program is
+	// forked from it: both on this one. Pdeathsig fires when the thread
+	// that forked the program exits: this one, which lives until the
+	// watchdog does.
 	runtime.LockOSThread()
+	if len(os.Args) > 2 && os.Args[2] == execStageArg {
+		execMain()
+	}
 	if len(os.Args) < 5 || os.Args[1] != InitArg {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
 	mode, path, argv := NetMode(os.Args[2]), os.Args[3], os.Args[4:]
+	// The supervisor's pidfd, taken before the filter (which refuses
+	// pidfd_open of the supervisor) and proven by the parent still being
+	// the supervisor afterwards.
+	supervisor := os.Getppid()
+	watch, err := unix.PidfdOpen(supervisor, 0)
+	if err != nil {
+		initFail(fmt.Errorf("watch the supervisor: %w", err))
+	}
+	if os.Getppid() != supervisor {
+		os.Exit(125) // the supervisor is gone: nothing to start
+	}
 	tun, err := setUpNetwork(mode)
 	if err != nil {
 		initFail(err)
 	}
-	listener, err := seccomp.Install(filterRules(mode, os.Getppid()))
+	listener, err := seccomp.Install(filterRules(mode, supervisor, os.Getpid()))
 	if err != nil {
 		initFail(err)
 	}
@@ -56,14 +97,105 @@ func InitMain() {
 	// Nothing but stdin, stdout and stderr passes to the program — not
 	// even descriptors the sandbox itself inherited (an inherited
 	// connected socket would bypass every check). The status socket
-	// closes on exec, which tells the supervisor exec succeeded.
+	// reaches the exec stage as its fd 3, and closes on its exec, which
+	// tells the supervisor the program runs.
 	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		initFail(fmt.Errorf("close inherited descriptors: %w", err))
 	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		initFail(fmt.Errorf("become the subreaper of the program's processes: %w", err))
+	}
+	// Not dumpable, like the supervisor (shieldSupervisor): the program
+	// cannot open the watchdog's /proc files nor trace it. Only now: the
+	// supervisor took the descriptors above with pidfd_getfd, which a
+	// supervisor without CAP_SYS_PTRACE may not do to a process that is
+	// not dumpable.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		initFail(fmt.Errorf("make the watchdog non-dumpable: %w", err))
+	}
+	status := os.NewFile(initStatusFd, "sandbox-status")
+	program := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       append([]string{os.Args[0], InitArg, execStageArg, string(mode), path}, argv...),
+		Env:        os.Environ(),
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: []*os.File{status}, // initStatusFd in the exec stage
+		// Should the watchdog die, the program dies with it (its
+		// escaped descendants go to the supervisor, the next
+		// subreaper up, which kills them).
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	// Signals the supervisor passes on reach the watchdog first.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	if err := program.Start(); err != nil {
+		initFail(fmt.Errorf("start the program's exec stage: %w", err))
+	}
+	status.Close()
+	go func() {
+		for sig := range sigs {
+			forward(program.Process, sig)
+		}
+	}()
+	dying := make(chan struct{})
+	go watchSupervisor(watch, dying)
+	err = program.Wait()
+	select {
+	case <-dying:
+		select {} // watchSupervisor reaps and ends the watchdog
+	default:
+	}
+	// What the program left behind dies with it, as in a PID namespace.
+	killOrphans(5 * time.Second)
+	if program.ProcessState == nil {
+		fmt.Fprintf(os.Stderr, "sandbox: wait for the program: %v\n", err)
+		os.Exit(125)
+	}
+	ws := program.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		os.Exit(128 + int(ws.Signal()))
+	}
+	os.Exit(ws.ExitStatus())
+}
+
+// watchSupervisor waits for the supervisor, whose pidfd is watch, to exit,
+// then (having closed dying) kills every process the program started and
+// ends the watchdog. The
+// supervisor exits only after the watchdog has (Run waits for it), so
+// its end before that is a death.
+func watchSupervisor(watch int, dying chan<- struct{}) {
+	fds := []unix.PollFd{{Fd: int32(watch), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == nil || !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	close(dying)
+	// No deadline that matters: nothing is left to report to.
+	killOrphans(time.Minute)
+	os.Exit(128 + int(unix.SIGKILL))
+}
+
+// execMain is the init step's second stage, the program's own process: it
+// gives up what the program may not have and execs it. It runs on the
+// locked main thread, which is the one that execs.
+func execMain() {
+	if len(os.Args) < 6 {
+		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
+	}
+	mode, path, argv := NetMode(os.Args[3]), os.Args[4], os.Args[5:]
 	if err := confineProgram(mode); err != nil {
 		initFail(err)
 	}
-	err = unix.Exec(path, argv, os.Environ())
+	// The status socket closes on exec, which tells the supervisor the
+	// program runs.
+	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		initFail(fmt.Errorf("close inherited descriptors: %w", err))
+	}
+	err := unix.Exec(path, argv, os.Environ())
 	initFail(fmt.Errorf("cannot run %s: %w", path, err))
 }
 

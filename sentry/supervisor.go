@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -215,19 +214,18 @@ func startInit(cfg Config) (*initProcess, error) {
 			Stdout:     cfg.Stdout,
 			Stderr:     cfg.Stderr,
 			ExtraFiles: []*os.File{childEnd}, // initStatusFd in the child
-			// Fail closed: if the supervisor dies the program dies too.
-			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+			// No Pdeathsig: should the supervisor die, the init step
+			// (the program's watchdog, see InitMain) must live on to
+			// kill everything the program started — it watches the
+			// supervisor through a pidfd.
+			SysProcAttr: &syscall.SysProcAttr{},
 		},
 		status: pair[0],
 		exited: make(chan waitResult, 1),
 	}
 	namespaceAttrs(mode, p.cmd.SysProcAttr)
-	// Pdeathsig fires when the *thread* that forked the child exits, so
-	// the fork and the wait happen on one locked thread that lives as
-	// long as the child.
 	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
 		if err := p.cmd.Start(); err != nil {
 			started <- err
 			return

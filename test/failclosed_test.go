@@ -108,3 +108,78 @@ except OSError as e:
 	}
 	expectNothingReached(t, allowed)
 }
+
+// TestEscapedDescendantsDieWithSupervisor: a process the program started
+// that escaped into a session of its own (setsid, a double fork) is not
+// the supervisor's child and has no death signal; still, once the
+// supervisor is killed with SIGKILL, it dies, in every mode and as any
+// user. Natively the same script's escapee lives on: the proof the
+// escape is real.
+func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
+	requireRoot(t) // to run as nobody too
+	dir := filepath.Join(workDir, "escapee")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	// The escapee double-forks out of a new session, writes its pid, and
+	// sleeps; the program itself waits.
+	script := func(pidFile string) string {
+		return fmt.Sprintf(`setsid sh -c '(sleep 60 & echo $! > %[1]s.tmp; mv %[1]s.tmp %[1]s) &'; exec sleep 60`, pidFile)
+	}
+	run := func(name string, argv []string) (escapee int, alive bool) {
+		t.Helper()
+		pidFile := filepath.Join(dir, name)
+		os.Remove(pidFile)
+		cmd := exec.Command(argv[0], append(argv[1:], "sh", "-c", script(pidFile))...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		for deadline := time.Now().Add(10 * time.Second); escapee == 0; {
+			if b, err := os.ReadFile(pidFile); err == nil {
+				escapee, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("%s: the escapee never started", name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		gone := func() bool {
+			if errors.Is(syscall.Kill(escapee, 0), syscall.ESRCH) {
+				return true
+			}
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(escapee) + "/stat")
+			return strings.Contains(string(b), ") Z ")
+		}
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if gone() {
+				return escapee, false
+			}
+		}
+		syscall.Kill(escapee, syscall.SIGKILL)
+		return escapee, true
+	}
+	if pid, alive := run("native", []string{"sh", "-c", "exec \"$@\"", "sh"}); !alive {
+		t.Fatalf("natively the escapee %d died with its starter: the test proves nothing", pid)
+	}
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{
+		{"host", []string{sandboxBin, "run", "--net", "host", "--"}},
+		{"none", []string{sandboxBin, "run", "--net", "none", "--"}},
+		{"sandbox", []string{sandboxBin, "run", "--net", "sandbox", "--dns", noDNS, "--"}},
+		{"host-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "host", "--")},
+		{"none-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "none", "--")},
+	} {
+		if pid, alive := run(c.name, c.argv); alive {
+			t.Errorf("%s: the escapee %d still ran 5 s after the supervisor was killed", c.name, pid)
+		}
+	}
+}
