@@ -2,6 +2,7 @@ package sentry
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,4 +224,21 @@ func (c *call) answer(val int64, errno unix.Errno, aborted bool) {
 	} else {
 		c.rec.Reason = "interrupted: the program stopped waiting"
 	}
+}
+
+// readSockaddr copies a sockaddr of addrLen bytes from the caller's memory
+// at ptr, as move_addr_to_kernel does: a length below 0 or over
+// sizeof(struct sockaddr_storage) is EINVAL before anything is read, an
+// unreadable address EFAULT. ok is false when the call has been answered.
+func (c *call) readSockaddr(ptr uint64, addrLen int) (addr []byte, ok bool) {
+	if addrLen < 0 || addrLen > maxSockaddr {
+		c.invalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
+		return nil, false
+	}
+	addr, err := c.task.read(ptr, addrLen)
+	if err != nil {
+		c.readFailed("the address", err)
+		return nil, false
+	}
+	return addr, true
 }

@@ -37,17 +37,8 @@ func sysConnect(c *call) {
 	}
 	defer unix.Close(sock)
 
-	if addrLen < 0 || addrLen > maxSockaddr {
-		c.invalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
-		return
-	}
-	addr, err := c.task.read(addrPtr, addrLen)
-	if err != nil {
-		if errors.Is(err, unix.EFAULT) {
-			c.invalid(unix.EFAULT, "address not readable")
-			return
-		}
-		c.failClosed(fmt.Errorf("read the address: %w", err))
+	addr, ok := c.readSockaddr(addrPtr, addrLen)
+	if !ok {
 		return
 	}
 	// The address was read from memory the pid named: only a still-pending

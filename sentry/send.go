@@ -81,13 +81,8 @@ func sysSendto(c *call) {
 	}
 	defer unix.Close(sock)
 	addrLen := int(int32(uint32(c.n.Args[5])))
-	if addrLen < 0 || addrLen > maxSockaddr {
-		c.invalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
-		return
-	}
-	name, err := c.task.read(c.n.Args[4], addrLen)
-	if err != nil {
-		c.readFailed("the address", err)
+	name, ok := c.readSockaddr(c.n.Args[4], addrLen)
+	if !ok {
 		return
 	}
 	m := &outMsg{sendto: true, name: name, iovs: []unix.RemoteIovec{{Base: uintptr(c.n.Args[1]), Len: int(length)}}}
