@@ -82,6 +82,9 @@ type dnsServer struct {
 	inFlight atomic.Int32
 	// log, when set, is told of every message the program sent.
 	log func(DNSRecord)
+	// full, when set, is told each time a query finds maxDNSInFlight
+	// lookups under way.
+	full func()
 }
 
 // HostResolver is the first nameserver in the host's /etc/resolv.conf, the
@@ -267,6 +270,18 @@ func skipName(msg []byte, off int) int {
 // answer returns the reply to one query, or nil to stay silent (a message
 // too broken to answer), and tells the log about it.
 func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []byte {
+	return d.answerWith(ctx, query, overTCP, false)
+}
+
+// answerBusy answers a UDP query when the gateway is answering as many as
+// it may (maxDNSQueries): as answer does, but a query that would go
+// upstream gets SERVFAIL at once — what an overloaded resolver answers.
+func (d *dnsServer) answerBusy(query []byte) []byte {
+	return d.answerWith(context.Background(), query, false, true)
+}
+
+// answerWith is answer; busy says no lookup may go upstream.
+func (d *dnsServer) answerWith(ctx context.Context, query []byte, overTCP, busy bool) []byte {
 	start := time.Now()
 	q, rc, ok := parseQuery(query, overTCP)
 	if !ok {
@@ -278,14 +293,14 @@ func (d *dnsServer) answer(ctx context.Context, query []byte, overTCP bool) []by
 		rec.Name = strings.TrimSuffix(q.question.Name.String(), ".")
 		rec.Type = strings.TrimPrefix(q.question.Type.String(), "Type")
 	}
-	resp := d.resolve(ctx, &q, rc, overTCP, &rec)
+	resp := d.resolve(ctx, &q, rc, overTCP, busy, &rec)
 	d.record(rec, overTCP, start, resp)
 	return resp
 }
 
 // resolve answers q, a parsed query whose form parseQuery judged rc, and
 // fills in rec's verdict and reason.
-func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCode, overTCP bool, rec *DNSRecord) []byte {
+func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCode, overTCP, busy bool, rec *DNSRecord) []byte {
 	if rc != dnsmessage.RCodeSuccess {
 		rec.Verdict, rec.Reason = DNSInvalid, "not a plain query for one name: answered here"
 		return q.reply(rc)
@@ -302,8 +317,15 @@ func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCod
 		rec.Reason = "no upstream resolver"
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
+	if busy {
+		rec.Reason = fmt.Sprintf("over %d queries being answered", maxDNSQueries)
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
 	if d.inFlight.Add(1) > maxDNSInFlight {
 		d.inFlight.Add(-1)
+		if d.full != nil {
+			d.full()
+		}
 		rec.Reason = fmt.Sprintf("over %d lookups in flight", maxDNSInFlight)
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}

@@ -2,6 +2,9 @@ package netstack
 
 import (
 	"bytes"
+	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,7 +55,9 @@ func TestTUNLink(t *testing.T) {
 	l.Attach(d)
 
 	v4 := append([]byte{0x45}, bytes.Repeat([]byte{4}, 39)...)
+	copy(v4[12:], programSrc4[:])
 	v6 := append([]byte{0x60}, bytes.Repeat([]byte{6}, 59)...)
+	copy(v6[8:], programSrc6[:])
 	for _, p := range [][]byte{{0x00, 1, 2}, v4, v6} {
 		if _, err := unix.Write(peer, p); err != nil {
 			t.Fatal(err)
@@ -100,6 +105,64 @@ func TestTUNLink(t *testing.T) {
 		t.Error("WritePackets after close succeeded")
 	}
 	l.Close() // again: a no-op
+}
+
+// Only packets from the program's own addresses reach the stack: any other
+// source is dropped, counted and logged once (then its total at Close); an
+// IPv6 link-local or unspecified source — the program's kernel's own
+// solicitations and MLD reports — is dropped without a word.
+func TestTUNLinkAntiSpoofing(t *testing.T) {
+	l, peer := newTestLink(t)
+	var logged []string
+	var mu sync.Mutex
+	l.log = func(s string) { mu.Lock(); logged = append(logged, s); mu.Unlock() }
+	d := make(delivered, 16)
+	l.Attach(d)
+	packet := func(version byte, src string) []byte {
+		a := netip.MustParseAddr(src)
+		if version == 4 {
+			p := append([]byte{0x45}, make([]byte, 39)...)
+			copy(p[12:], a.AsSlice())
+			return p
+		}
+		p := append([]byte{0x60}, make([]byte, 59)...)
+		copy(p[8:], a.AsSlice())
+		return p
+	}
+	for _, p := range [][]byte{
+		packet(4, "198.18.0.7"), packet(4, "100.96.0.3"), packet(4, "100.96.0.1"),
+		packet(6, "2001:2::7"), packet(6, "fd00:5a::3"), packet(6, "fe80::1"), packet(6, "::"),
+		{0x45, 0, 0}, // too short to have a source
+		packet(4, "100.96.0.2"), packet(6, "fd00:5a::2"),
+	} {
+		if _, err := unix.Write(peer, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []tcpip.NetworkProtocolNumber{header.IPv4ProtocolNumber, header.IPv6ProtocolNumber} {
+		select {
+		case got := <-d:
+			if got.proto != want {
+				t.Errorf("delivered protocol %d, want %d (only the program's own packets)", got.proto, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the program's own packets were not delivered")
+		}
+	}
+	select {
+	case got := <-d:
+		t.Errorf("also delivered: % x", got.data)
+	default:
+	}
+	if n, ll := l.spoofed.Load(), l.linkLocal.Load(); n != 6 || ll != 2 {
+		t.Errorf("counted %d spoofed and %d link-local packets, want 6 and 2", n, ll)
+	}
+	l.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 2 || !strings.Contains(logged[0], "dropped a packet from 198.18.0.7") || !strings.Contains(logged[1], "6 packets dropped") {
+		t.Errorf("logged %q; want the first drop, then the total at Close", logged)
+	}
 }
 
 // A full queue drops what does not fit, as a full device queue would,

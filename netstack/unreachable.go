@@ -73,6 +73,9 @@ func (t *synTable) take(k flowKey) []byte {
 type synSniffer struct {
 	nested.Endpoint
 	syns *synTable
+	// dns, when set, takes the packets that are queries to the
+	// gateway's DNS (dnsDatagram) before the stack sees them.
+	dns func(tcpip.NetworkProtocolNumber, []byte) bool
 }
 
 func newSynSniffer(child stack.LinkEndpoint, syns *synTable) *synSniffer {
@@ -81,9 +84,14 @@ func newSynSniffer(child stack.LinkEndpoint, syns *synTable) *synSniffer {
 	return e
 }
 
-// DeliverNetworkPacket notes SYNs, then passes every packet on.
+// DeliverNetworkPacket answers DNS queries, notes SYNs, then passes every
+// other packet on.
 func (e *synSniffer) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	// The link delivers each packet as one view.
 	if s := pkt.AsSlices(); len(s) > 0 {
+		if e.dns != nil && e.dns(proto, s[0]) {
+			return
+		}
 		e.noteSYN(proto, s[0])
 	}
 	e.Endpoint.DeliverNetworkPacket(proto, pkt)
