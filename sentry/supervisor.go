@@ -133,7 +133,7 @@ func Run(cfg Config) (int, error) {
 			<-p.exited
 			return fail(fmt.Errorf("the program's network namespace: %w", err))
 		}
-		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.logDNS()})
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.logDNS(), Log: logLine})
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.exited
@@ -331,3 +331,8 @@ func (s *Supervisor) inSandboxNetns(sock int) bool {
 	c, err := netnsCookie(sock)
 	return err == nil && c == s.netns
 }
+
+// logLine is how the supervisor tells the user of something that went
+// wrong while the program runs (a limit hit, a flood dropped): one line on
+// stderr, which the program shares, prefixed so it is not the program's.
+func logLine(s string) { fmt.Fprintln(os.Stderr, s) }
