@@ -79,7 +79,10 @@ func (st *Stack) dnsDatagram(proto tcpip.NetworkProtocolNumber, b []byte) bool {
 		st.writeDNSReply(from, to, st.dns.answerBusy(query))
 		return true
 	}
-	st.wg.Add(1)
+	if !st.enter() {
+		st.lim.release(&st.lim.dnsQueries)
+		return true
+	}
 	go func() {
 		defer st.wg.Done()
 		defer st.lim.release(&st.lim.dnsQueries)

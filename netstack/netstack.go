@@ -129,7 +129,25 @@ type Stack struct {
 	dialer net.Dialer
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+
+	// wg counts the goroutines Close waits for; enter adds to it only
+	// while the stack is open (closing, under mu), so that no flow starts
+	// after Close began to wait.
+	mu      sync.Mutex
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// enter counts one more goroutine Close must wait for, or reports that the
+// stack is closing and nothing may start.
+func (st *Stack) enter() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closing {
+		return false
+	}
+	st.wg.Add(1)
+	return true
 }
 
 // Start runs a stack on cfg.TUN, which it owns from then on (also when it
@@ -234,6 +252,12 @@ func IsDNS(dst netip.AddrPort) bool {
 
 // Close stops the stack and every flow it forwards.
 func (st *Stack) Close() {
+	st.mu.Lock()
+	st.closing = true
+	st.mu.Unlock()
+	// Every flow ends on this: its connections are closed (closeOnCancel),
+	// whatever the other end does, so the sandbox ends promptly after
+	// its program.
 	st.cancel()
 	// Removing the NIC closes the TUN device and waits for the link's
 	// reader; the stack's own Destroy would leave it reading.
@@ -311,7 +335,12 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	}
 	// The forwarder runs each request on a goroutine of its own: dial
 	// and splice here, with no further hand-off.
-	st.wg.Add(1)
+	if !st.enter() {
+		st.lim.release(&st.lim.dials)
+		st.syns.take(k)
+		r.Complete(true)
+		return
+	}
 	defer st.wg.Done()
 	up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
 	st.lim.release(&st.lim.dials)
@@ -344,7 +373,20 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		ep.SocketOptions().SetSendBufferSize(tcpBufferSize, true)
 	}
 	down := gonet.NewTCPConn(&wq, ep)
+	defer closeOnCancel(st.ctx, down, up)()
 	splice(down, up.(*net.TCPConn))
+}
+
+// closeOnCancel closes conns when ctx ends — a flow whose destination
+// neither sends nor closes would otherwise hold Close for ever — and
+// returns the function that stops it.
+func closeOnCancel(ctx context.Context, conns ...io.Closer) (stop func()) {
+	s := context.AfterFunc(ctx, func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return func() { s() }
 }
 
 // refuse ends the program's handshake as the failed dial says the network
@@ -445,7 +487,12 @@ func (st *Stack) forwardUDP(r *udp.ForwarderRequest) bool {
 	f.ep, f.wq, f.up = ep, &wq, up
 	f.last.Store(time.Now().UnixNano())
 	st.udp.ready(f)
-	st.wg.Add(1)
+	if !st.enter() {
+		ep.Close()
+		up.Close()
+		st.udp.remove(f)
+		return true
+	}
 	go func() {
 		defer st.wg.Done()
 		defer st.udp.remove(f)
@@ -664,11 +711,16 @@ func (st *Stack) serveDNSOverTCP(r *tcp.ForwarderRequest) {
 	}
 	r.Complete(false)
 	c := gonet.NewTCPConn(&wq, ep)
-	st.wg.Add(1)
+	if !st.enter() {
+		st.lim.release(&st.lim.dnsTCP)
+		c.Close()
+		return
+	}
 	go func() {
 		defer st.wg.Done()
 		defer st.lim.release(&st.lim.dnsTCP)
 		defer c.Close()
+		defer closeOnCancel(st.ctx, c)()
 		for {
 			c.SetReadDeadline(time.Now().Add(dnsTCPIdle))
 			query, err := readTCPMessage(c)

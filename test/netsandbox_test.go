@@ -344,3 +344,56 @@ print("ok" if reply.decode() == "%d %s" % (1 << 30, h.hexdigest()) else "mismatc
 		t.Errorf("1 GiB through netstack: %q (status %d, %s)", r.stdout, r.status, r.stderr)
 	}
 }
+
+// TestSandboxModeEndsWithItsProgram: the sandbox ends promptly after its
+// program, whatever the other ends of its flows do. Here a destination
+// takes a TCP connection and a UDP flow and then neither answers, reads
+// nor closes; the program opens both and exits. Without the flows being
+// closed at teardown, netstack would wait for that destination for ever.
+func TestSandboxModeEndsWithItsProgram(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	held := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // held open, never read: the test closes it at the end
+		}
+	}()
+	t.Cleanup(func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	tport, uport := ln.Addr().(*net.TCPAddr).Port, udp.LocalAddr().(*net.UDPAddr).Port
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n  - allow: udp 127.0.0.1:%d\n", tport, uport))
+	script := fmt.Sprintf(`import socket
+t = socket.create_connection(("100.96.0.1", %d))
+t.sendall(b"x" * 100000)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"y", ("100.96.0.1", %d))
+print("sent")
+`, tport, uport)
+	start := time.Now()
+	r := runCmd(t, time.Minute, inSandboxMode(pol, "/usr/bin/python3", "-c", script)...)
+	took := time.Since(start)
+	if r.stdout != "sent\n" || r.status != 0 {
+		t.Fatalf("program: %q, status %d, %s", r.stdout, r.status, r.stderr)
+	}
+	// Far below netstack's own timeouts (UDP idle 60 s; a held TCP
+	// connection has none), far above a start on a loaded machine.
+	if took > 15*time.Second {
+		t.Errorf("sandbox run took %v after a program that exits at once", took)
+	}
+}
