@@ -2,7 +2,6 @@ package sentry
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -157,26 +156,6 @@ func sysListen(c *call) {
 		}
 	}
 	c.answer(val, errno, aborted)
-}
-
-// socketArg duplicates the caller's fd and learns its family, answering
-// EBADF or ENOTSOCK as the kernel's sockfd_lookup would. ok is false when
-// the call has been answered.
-func (c *call) socketArg(fd int) (sock int, info sockInfo, ok bool) {
-	if sock, ok = c.getfd(fd); !ok {
-		return -1, info, false
-	}
-	info, err := socketInfo(sock)
-	if err != nil {
-		unix.Close(sock)
-		if errors.Is(err, unix.ENOTSOCK) {
-			c.invalid(unix.ENOTSOCK, "not a socket")
-		} else {
-			c.failClosed(err)
-		}
-		return -1, info, false
-	}
-	return sock, info, true
 }
 
 // decideListen puts a bind or listen on local to the policy's listen rules

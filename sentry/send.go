@@ -75,7 +75,7 @@ func sysSendto(c *call) {
 		c.invalid(unix.EFAULT, "the buffer is outside the program's address space")
 		return
 	}
-	sock, si, ok := c.sendSocket(fd)
+	sock, si, ok := c.socketArg(fd)
 	if !ok {
 		return
 	}
@@ -116,7 +116,7 @@ func sysSendmsg(c *call) {
 // msgSocket makes sendmsg's and sendmmsg's first checks, in Linux's order
 // — the kernel's own MSG_CMSG_COMPAT flag is refused (EINVAL) before the
 // fd is looked at — and duplicates the socket named by the first argument
-// (see sendSocket).
+// (see socketArg).
 func (c *call) msgSocket(flags int) (int, sockInfo, bool) {
 	fd := int(int32(c.n.Args[0]))
 	c.rec.Fd = fd
@@ -124,7 +124,7 @@ func (c *call) msgSocket(flags int) (int, sockInfo, bool) {
 		c.invalid(unix.EINVAL, "MSG_CMSG_COMPAT")
 		return -1, sockInfo{}, false
 	}
-	return c.sendSocket(fd)
+	return c.socketArg(fd)
 }
 
 // sendAndAnswer prepares one message, sends it when the policy allows and
@@ -220,9 +220,10 @@ func sysSendmmsg(c *call) {
 // callers, which sendmsg and sendmmsg refuse from a program (EINVAL).
 const msgCmsgCompat = 0x80000000
 
-// sendSocket duplicates the program's fd and checks it is a socket, in
-// Linux's order (EBADF, then ENOTSOCK).
-func (c *call) sendSocket(fd int) (int, sockInfo, bool) {
+// socketArg duplicates the program's fd and checks it is a socket, in
+// Linux's order (EBADF, then ENOTSOCK), as sockfd_lookup does for every
+// socket call but connect. ok is false when the call has been answered.
+func (c *call) socketArg(fd int) (int, sockInfo, bool) {
 	sock, ok := c.getfd(fd)
 	if !ok {
 		return -1, sockInfo{}, false
