@@ -21,17 +21,23 @@ import (
 )
 
 // dnsHost is a DNS server on a test host that knows a few names and counts
-// the queries it gets, by name.
+// the queries it gets, by name. It never answers the names in silent: a
+// lookup of one holds the gateway's upstream exchange for its whole
+// timeout.
 type dnsHost struct {
 	addr    string // host:53
+	silent  map[string]bool
 	mu      sync.Mutex
 	queries map[string]int // by every question's name, not only the first
 	raw     [][]byte       // every message, as received
 }
 
-func newDNSHost(t *testing.T, h *testHost, records map[string]string) *dnsHost {
+func newDNSHost(t *testing.T, h *testHost, records map[string]string, silent ...string) *dnsHost {
 	t.Helper()
-	d := &dnsHost{addr: h.addr + ":53", queries: map[string]int{}}
+	d := &dnsHost{addr: h.addr + ":53", queries: map[string]int{}, silent: map[string]bool{}}
+	for _, n := range silent {
+		d.silent[n] = true
+	}
 	var pc net.PacketConn
 	var ln net.Listener
 	h.inside(t, func() (err error) {
@@ -93,6 +99,9 @@ func (d *dnsHost) answer(query []byte, records map[string]string) []byte {
 	}
 	q := qs[0]
 	name := strings.TrimSuffix(q.Name.String(), ".")
+	if d.silent[name] {
+		return nil
+	}
 	a, known := records[name]
 	rcode := dnsmessage.RCodeSuccess
 	if !known {

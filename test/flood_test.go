@@ -4,22 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 )
 
 // The flood tests play the hostile program of issue 10: root in its own
@@ -78,91 +73,6 @@ func sample(pid int, stop <-chan struct{}) supervisorStats {
 		case <-tick.C:
 		}
 	}
-}
-
-// floodDNS is the test's DNS server, on the test host: ok.test answers
-// okAddr, slow.test is never answered (each lookup of it holds the
-// gateway's upstream exchange for its whole timeout), and every query is
-// counted by name.
-type floodDNS struct {
-	addr   string
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func newFloodDNS(t *testing.T, h *testHost, okAddr string) *floodDNS {
-	d := &floodDNS{addr: h.addr + ":53", counts: map[string]int{}}
-	var pc net.PacketConn
-	var ln net.Listener
-	h.inside(t, func() (err error) {
-		if pc, err = net.ListenPacket("udp4", d.addr); err != nil {
-			return err
-		}
-		ln, err = net.Listen("tcp4", d.addr)
-		return err
-	})
-	t.Cleanup(func() { pc.Close(); ln.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if msg := d.answer(buf[:n], okAddr); msg != nil {
-				pc.WriteTo(msg, from)
-			}
-		}
-	}()
-	serve(ln, func(c net.Conn) {
-		var l [2]byte
-		if _, err := io.ReadFull(c, l[:]); err != nil {
-			return
-		}
-		q := make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := io.ReadFull(c, q); err != nil {
-			return
-		}
-		if msg := d.answer(q, okAddr); msg != nil {
-			c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
-		}
-	})
-	return d
-}
-
-func (d *floodDNS) answer(query []byte, okAddr string) []byte {
-	var p dnsmessage.Parser
-	hdr, err := p.Start(query)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	name := strings.TrimSuffix(q.Name.String(), ".")
-	d.mu.Lock()
-	d.counts[name]++
-	d.mu.Unlock()
-	if name == "slow.test" {
-		return nil
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, Authoritative: true})
-	b.StartQuestions()
-	b.Question(q)
-	if name == "ok.test" && q.Type == dnsmessage.TypeA {
-		b.StartAnswers()
-		b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 1},
-			dnsmessage.AResource{A: netip.MustParseAddr(okAddr).As4()})
-	}
-	msg, _ := b.Finish()
-	return msg
-}
-
-func (d *floodDNS) count(name string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.counts[name]
 }
 
 // floodChecker is the sandboxed program: it checks its other flows, starts
@@ -267,7 +177,7 @@ func TestFloodBounded(t *testing.T) {
 			udpEcho.WriteTo(buf[:n], from)
 		}
 	}()
-	dns := newFloodDNS(t, h, h.addr)
+	dns := newDNSHost(t, h, map[string]string{"ok.test": h.addr}, "slow.test")
 
 	// The floods' targets: they count what reaches them.
 	synTarget := startCounter(t, h.listen(t, "tcp4", h.addr+":0"))
