@@ -1,4 +1,4 @@
-# Targets are the project's contract (DESIGN.md): build writes bin/sandbox,
+# Targets are the project's contract (README, ARCHITECTURE.md): build writes bin/sandbox,
 # test runs every test, bench the benchmarks.
 GO      ?= go
 BIN     := bin/sandbox

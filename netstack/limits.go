@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The program is hostile (DESIGN.md, rules of the house): everything it can
+// The program is hostile (ARCHITECTURE.md, rules of the house): everything it can
 // make the supervisor hold is bounded per sandbox. Each bound below says
 // what one unit of it costs, measured on the supervisor (Go 1.26, amd64),
 // and why the number; when a bound is hit the new flow is refused as a

@@ -37,7 +37,7 @@ import (
 )
 
 // The program's side of the link, and the gateway (netstack) on the other
-// (DESIGN.md: 100.96.0.0/24 and fd00:5a::/64, gateway .1, program .2).
+// (ARCHITECTURE.md, contracts: 100.96.0.0/24 and fd00:5a::/64, gateway .1, program .2).
 var (
 	ProgramAddr4 = netip.MustParsePrefix("100.96.0.2/24")
 	Gateway4     = netip.MustParseAddr("100.96.0.1")

@@ -1,7 +1,7 @@
 // Package policy reads network policies and decides, for each destination a
 // program names, whether it may be reached.
 //
-// A policy is a strict YAML file (see DESIGN.md): a default verdict, a
+// A policy is a strict YAML file (README, "Policy"): a default verdict, a
 // default errno and an ordered list of rules, the first match winning.
 // Parsing reports every mistake with file:line:col; deciding is pure Go —
 // no syscalls, no allocation — and safe for concurrent use.

@@ -24,7 +24,7 @@ func TestNotifLayout(t *testing.T) {
 }
 
 func TestCheckSupport(t *testing.T) {
-	// This machine kind has seccomp user notification (DESIGN.md).
+	// This machine kind has seccomp user notification (README, "Quick start": Debian's kernel).
 	if err := CheckSupport(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ const (
 )
 
 // Record is one line of the audit log: one trapped call and what became of
-// it. The field names are a contract (DESIGN.md).
+// it. The field names are a contract (ARCHITECTURE.md): add, never rename.
 type Record struct {
 	Time    time.Time `json:"time"`
 	Pid     int       `json:"pid"` // the calling thread's id, as the kernel reports it

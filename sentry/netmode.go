@@ -13,7 +13,7 @@ import (
 // NetMode is where the program's sockets live.
 type NetMode string
 
-// The network modes (DESIGN.md).
+// The network modes (ARCHITECTURE.md, contracts).
 const (
 	// NetHost: the host's own network; every trapped call is mediated
 	// and the data path is the kernel's.

@@ -163,7 +163,7 @@ func TestOtherABIsKilled(t *testing.T) {
 }
 
 // TestAuditLog: --log writes one JSON object per decision with the fields
-// DESIGN.md promises, and the deciding rule's file:line.
+// the audit log promises (ARCHITECTURE.md, contracts), and the deciding rule's file:line.
 func TestAuditLog(t *testing.T) {
 	dial := buildC(t, "progs/dial.c")
 	allowed := newCounter(t, "tcp4", "127.0.0.1:0")
