@@ -205,7 +205,13 @@ var errnoByName, errnoNames = func() (map[string]syscall.Errno, []string) {
 	return m, names
 }()
 
-func errnoName(e syscall.Errno) string {
+// ErrnoName is e's name as a policy writes it (EACCES), "errno N" for a
+// number Linux has no name for, and "" for 0 (no error): the one spelling
+// of an errno in everything the sandbox prints.
+func ErrnoName(e syscall.Errno) string {
+	if e == 0 {
+		return ""
+	}
 	if n := unix.ErrnoName(e); n != "" {
 		return n
 	}

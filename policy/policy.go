@@ -244,7 +244,7 @@ func (r *Rule) Summary() string {
 	}
 	if r.Errno != 0 {
 		b.WriteString(" → ")
-		b.WriteString(errnoName(r.Errno))
+		b.WriteString(ErrnoName(r.Errno))
 	}
 	return b.String()
 }

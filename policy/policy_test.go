@@ -854,3 +854,12 @@ rules:
 		t.Error("a default-allow policy must resolve every name")
 	}
 }
+
+// TestErrnoName: the one spelling of an errno in what the sandbox prints.
+func TestErrnoName(t *testing.T) {
+	for e, want := range map[syscall.Errno]string{0: "", syscall.EACCES: "EACCES", syscall.ECONNREFUSED: "ECONNREFUSED", 4095: "errno 4095"} {
+		if got := ErrnoName(e); got != want {
+			t.Errorf("ErrnoName(%d) = %q, want %q", int(e), got, want)
+		}
+	}
+}

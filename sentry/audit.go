@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sandbox/netstack"
+	"sandbox/policy"
 )
 
 // Verdicts in the audit log beyond the policy's own allow and deny.
@@ -105,15 +106,11 @@ func (a *AuditLog) Err() error {
 	return a.err
 }
 
+// errnoName is policy.ErrnoName, but for ERESTARTSYS, an errno of the
+// kernel's own that only the supervisor answers with.
 func errnoName(e unix.Errno) string {
-	switch e {
-	case 0:
-		return ""
-	case errRestartSys:
+	if e == errRestartSys {
 		return "ERESTARTSYS"
 	}
-	if n := unix.ErrnoName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("errno %d", int(e))
+	return policy.ErrnoName(e)
 }

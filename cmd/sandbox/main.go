@@ -203,7 +203,7 @@ func checkFile(path string, stdout, stderr io.Writer) bool {
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d rules, default %s", pol.Source, len(pol.Rules), pol.Default)
 	if pol.Default == policy.Deny {
-		fmt.Fprintf(stdout, " (%s)", errnoName(pol.Errno))
+		fmt.Fprintf(stdout, " (%s)", policy.ErrnoName(pol.Errno))
 	}
 	fmt.Fprintln(stdout)
 	for _, r := range pol.Rules {
