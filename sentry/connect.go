@@ -47,7 +47,7 @@ func sysConnect(c *call) {
 		return
 	}
 
-	info, err := socketInfo(sock)
+	info, err := sockInfoOf(sock)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSOCK) {
 			c.invalid(unix.ENOTSOCK, "not a socket")
@@ -96,7 +96,9 @@ type sockInfo struct {
 	family, proto int
 }
 
-func socketInfo(sock int) (sockInfo, error) {
+// sockInfoOf asks the kernel for sock's sockInfo (ENOTSOCK for a file that
+// is no socket).
+func sockInfoOf(sock int) (sockInfo, error) {
 	var si sockInfo
 	var err error
 	if si.family, err = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {

@@ -228,7 +228,7 @@ func (c *call) socketArg(fd int) (int, sockInfo, bool) {
 	if !ok {
 		return -1, sockInfo{}, false
 	}
-	si, err := socketInfo(sock)
+	si, err := sockInfoOf(sock)
 	if err != nil {
 		unix.Close(sock)
 		if errors.Is(err, unix.ENOTSOCK) {
