@@ -32,10 +32,11 @@ const (
 	// a host socket (one fd), a gVisor endpoint, two goroutines and two
 	// 64 KiB splice buffers: ~150 KiB idle; at the worst, when the
 	// program fills every buffer (a peer that does not read, and a
-	// program that does not read), 2.1 MiB for the first maxBulkConns
-	// and 640 KiB for the rest (see tcpBulkBufferSize): ~420 MiB in
-	// all, which is why it is not more. Browsers keep at most 256
-	// sockets open; 512 leaves room for a crawler or a proxy.
+	// program that does not read), 8.1 MiB for the first maxGrowConns,
+	// 2.1 MiB up to maxBulkConns and 640 KiB for the rest (see
+	// tcpBulkBufferSize): ~470 MiB in all, which is why it is not more.
+	// Browsers keep at most 256 sockets open; 512 leaves room for a
+	// crawler or a proxy.
 	maxTCPConns = 512
 
 	// maxPendingDials bounds the host-side connects under way at once.
@@ -87,7 +88,7 @@ type limits struct {
 	log func(string) // nil: silent
 
 	udpFlows, tcpConns, dials, handshakes, dnsQueries, dnsUpstream, dnsTCP gauge
-	bulkConns                                                              gauge // a tier, not a limit: never logged
+	growConns, bulkConns                                                   gauge // tiers, not limits: never logged
 
 	setupMu       sync.Mutex
 	setupByDest   map[netip.AddrPort]int // connections being set up, by destination
@@ -109,7 +110,8 @@ func newLimits(log func(string)) *limits {
 	l.dials = gauge{max: maxPendingDials, what: "%d TCP connects pending on the host (the limit): new connections reset until some complete (a dead destination holds one for up to 30 s)"}
 	l.handshakes = gauge{max: maxHandshakes, what: "%d TCP handshakes awaiting the program's ACK (the limit): new connections reset until some complete"}
 	l.dnsQueries = gauge{max: maxDNSQueries, what: "%d DNS queries being answered (the limit): further queries answered SERVFAIL until some end"}
-	l.bulkConns = gauge{max: maxBulkConns}
+	l.growConns = gauge{max: maxGrowConns}
+	l.bulkConns = gauge{max: maxBulkConns - maxGrowConns}
 	l.dnsUpstream = gauge{max: maxDNSInFlight, what: "%d DNS lookups upstream in flight (the limit): further queries answered SERVFAIL until some end"}
 	l.dnsTCP = gauge{max: maxDNSTCPConns, what: "%d DNS-over-TCP connections in use (the limit): new ones reset until some end"}
 	return l

@@ -57,17 +57,21 @@ const nicID = 1
 // 1 MiB growing to 4 MiB (receive-buffer moderation) per connection and
 // direction, and a program can fill them all — by not reading, and by
 // sending to a peer that does not read — so that with maxTCPConns
-// connections the supervisor would hold gigabytes. The first
-// maxBulkConns connections open at a time get tcpBulkBufferSize (bulk
-// throughput through the stack needs it: measured with iperf3, 9.2/8.4
-// Gbit/s up/down at 1 MiB, 7.5 at 512 KiB, 5.8 at 256 KiB, against 10/9
-// with gVisor's growing defaults); the rest get tcpBufferSize, plenty
-// for the many small connections a program keeps beside its few bulk
-// ones. At the worst (every buffer full) that is 64 × 2.1 MiB + 448 ×
-// 640 KiB (splice buffers included) ≈ 420 MiB, instead of ~9 GiB.
+// connections the supervisor would hold gigabytes. So buffers come in
+// tiers, by how many connections are open: the first maxGrowConns keep
+// gVisor's growth to tcpGrowBufferSize (a single bulk stream needs it:
+// BenchmarkSandboxThroughput measured 11.4 Gbit/s with it, 8.1 with 1 MiB
+// fixed, native 16.8–19.3); the next maxBulkConns - maxGrowConns get
+// tcpBulkBufferSize fixed (iperf3: 9.2/8.4 Gbit/s up/down at 1 MiB, 7.5
+// at 512 KiB, 5.8 at 256 KiB); the rest get tcpBufferSize, plenty for
+// the many small connections a program keeps beside its few bulk ones.
+// At the worst (every buffer full, splice buffers included) that is 8 ×
+// 8.1 MiB + 56 × 2.1 MiB + 448 × 640 KiB ≈ 470 MiB, instead of ~9 GiB.
 const (
+	tcpGrowBufferSize = 4 << 20
 	tcpBulkBufferSize = 1 << 20
 	tcpBufferSize     = 256 << 10
+	maxGrowConns      = 8
 	maxBulkConns      = 64
 )
 
@@ -208,13 +212,14 @@ func Start(cfg Config) (*Stack, error) {
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &synRetries); err != nil {
 		return fail("SYN retries", err)
 	}
-	// Max caps the receive-buffer moderation; a forwarded endpoint
-	// starts at the forwarder's window (tcpBulkBufferSize).
-	rcvBuf := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcpBulkBufferSize, Max: tcpBulkBufferSize}
+	// Max caps the receive-buffer moderation of the connections that
+	// may grow (maxGrowConns); a forwarded endpoint starts at the
+	// forwarder's window (tcpBulkBufferSize).
+	rcvBuf := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcpBulkBufferSize, Max: tcpGrowBufferSize}
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcvBuf); err != nil {
 		return fail("TCP receive buffer", err)
 	}
-	sndBuf := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcpBulkBufferSize, Max: tcpBulkBufferSize}
+	sndBuf := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcpBulkBufferSize, Max: tcpGrowBufferSize}
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &sndBuf); err != nil {
 		return fail("TCP send buffer", err)
 	}
@@ -366,9 +371,15 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	r.Complete(false)
 	// Set before any data: the SYN-ACK offered at most 64 KiB (its window
 	// is not scaled), so a smaller buffer takes nothing back.
-	if st.lim.acquireQuiet(&st.lim.bulkConns) {
+	// A size set here also ends the endpoint's growth.
+	switch {
+	case st.lim.acquireQuiet(&st.lim.growConns):
+		defer st.lim.release(&st.lim.growConns)
+	case st.lim.acquireQuiet(&st.lim.bulkConns):
 		defer st.lim.release(&st.lim.bulkConns)
-	} else {
+		ep.SocketOptions().SetReceiveBufferSize(tcpBulkBufferSize, true)
+		ep.SocketOptions().SetSendBufferSize(tcpBulkBufferSize, true)
+	default:
 		ep.SocketOptions().SetReceiveBufferSize(tcpBufferSize, true)
 		ep.SocketOptions().SetSendBufferSize(tcpBufferSize, true)
 	}
