@@ -51,10 +51,6 @@ const (
 	// maxControl bounds the control buffer; the kernel's own bound,
 	// net.core.optmem_max, is far below it (ENOBUFS either way).
 	maxControl = 1 << 20
-	// msghdrSize and mmsghdrSize are sizeof(struct msghdr) and
-	// sizeof(struct mmsghdr) on x86-64.
-	msghdrSize  = 56
-	mmsghdrSize = 64
 	// maxRWCount is MAX_RW_COUNT: the kernel silently caps one call's
 	// length to it.
 	maxRWCount = 0x7ffff000
@@ -330,11 +326,11 @@ func (c *call) copyMsghdr(sock int, addr uint64) (*outMsg, unix.Errno, error) {
 	if errno != 0 || err != nil {
 		return nil, errno, err
 	}
-	ne := binary.NativeEndian
-	namePtr, nameLen := ne.Uint64(hdr[0:]), int32(ne.Uint32(hdr[8:]))
-	iovPtr, iovLen := ne.Uint64(hdr[16:]), ne.Uint64(hdr[24:])
-	ctlPtr, ctlLen := ne.Uint64(hdr[32:]), ne.Uint64(hdr[40:])
-	m := &outMsg{flags: int32(ne.Uint32(hdr[48:]))}
+	h := decodeMsghdr(hdr)
+	namePtr, nameLen := h.name, h.nameLen
+	iovPtr, iovLen := h.iov, h.iovLen
+	ctlPtr, ctlLen := h.control, h.controlLen
+	m := &outMsg{flags: h.flags}
 
 	if namePtr == 0 {
 		nameLen = 0
@@ -380,16 +376,16 @@ func (c *call) copyIovecs(ptr uint64, n int) ([]unix.RemoteIovec, unix.Errno, er
 	if n == 0 {
 		return nil, 0, nil
 	}
-	if !accessOK(ptr, uint64(n)*16) {
+	if !accessOK(ptr, uint64(n)*iovecSize) {
 		return nil, unix.EFAULT, nil
 	}
-	raw, err := c.task.read(ptr, n*16)
+	raw, err := c.task.read(ptr, n*iovecSize)
 	if errors.Is(err, unix.EFAULT) {
 		// Find where the array stops being readable: a negative
 		// length before that point is EINVAL.
 		raw = nil
 		for i := range n {
-			b, err := c.task.read(ptr+uint64(16*i), 16)
+			b, err := c.task.read(ptr+uint64(iovecSize*i), iovecSize)
 			if errors.Is(err, unix.EFAULT) {
 				break
 			}
@@ -401,19 +397,18 @@ func (c *call) copyIovecs(ptr uint64, n int) ([]unix.RemoteIovec, unix.Errno, er
 	} else if err != nil {
 		return nil, 0, err
 	}
-	ne := binary.NativeEndian
-	for i := 0; i+16 <= len(raw); i += 16 {
-		if int64(ne.Uint64(raw[i+8:])) < 0 {
+	for i := 0; i+iovecSize <= len(raw); i += iovecSize {
+		if _, l := decodeIovec(raw[i:]); int64(l) < 0 {
 			return nil, unix.EINVAL, nil
 		}
 	}
-	if len(raw) < n*16 {
+	if len(raw) < n*iovecSize {
 		return nil, unix.EFAULT, nil
 	}
 	iovs := make([]unix.RemoteIovec, n)
 	total := uint64(0)
 	for i := range iovs {
-		base, l := ne.Uint64(raw[16*i:]), ne.Uint64(raw[16*i+8:])
+		base, l := decodeIovec(raw[iovecSize*i:])
 		if n == 1 {
 			l = min(l, maxRWCount)
 		}
@@ -434,7 +429,7 @@ func (c *call) copyIovecs(ptr uint64, n int) ([]unix.RemoteIovec, unix.Errno, er
 // program's socket with a control pointer of NULL: it fails one way or
 // the other and sends nothing.
 func controlFault(sock int, n uint64) unix.Errno {
-	const stackCtl = 16 + 20 // sizeof(struct cmsghdr) + 20, ____sys_sendmsg's ctl[]
+	const stackCtl = unix.SizeofCmsghdr + 20 // ____sys_sendmsg's ctl[]: a cmsghdr and 20 bytes
 	if n <= stackCtl {
 		return unix.EFAULT
 	}
