@@ -41,13 +41,21 @@ type tunLink struct {
 	raw  syscall.RawConn
 	mtu  uint32
 
-	mu         sync.RWMutex
+	// mu guards the stack's side of the link: Attach and Close write,
+	// the reader and writeRaw read.
+	mu sync.RWMutex
+	// +checklocks:mu
 	dispatcher stack.NetworkDispatcher
-	closed     bool // the device is closed: nothing is read or written
-	reading    sync.WaitGroup
+	// +checklocks:mu
+	closed  bool // the device is closed: nothing is read or written
+	reading sync.WaitGroup
 
-	outMu     sync.Mutex
-	out       []*stack.PacketBuffer // queued for the writer
+	// outMu guards the writer's queue, which the stack's goroutines fill
+	// and the writer drains.
+	outMu sync.Mutex
+	// +checklocks:outMu
+	out []*stack.PacketBuffer // queued for the writer
+	// +checklocks:outMu
 	outClosed bool
 	outReady  chan struct{} // a token: out has packets
 	outDone   chan struct{} // closed: the writer must end

@@ -30,12 +30,18 @@ type call struct {
 	onReceiver bool
 	handedOff  atomic.Bool
 
-	opMu    sync.Mutex
-	opTid   int  // thread running the supervisor's own call for it; 0 when none
+	// opMu guards the fields below it: the thread making the call and
+	// the monitor, which interrupts it, both read and write them.
+	opMu sync.Mutex
+	// +checklocks:opMu
+	opTid int // thread running the supervisor's own call for it; 0 when none
+	// +checklocks:opMu
 	aborted bool // the monitor interrupted that call…
 	// …because a signal for the caller arrived (else: the caller had
 	// gone), and the call must be answered ERESTARTSYS.
-	forSignal  bool
+	// +checklocks:opMu
+	forSignal bool
+	// +checklocks:opMu
 	sharedSeen bool // a process-wide signal was pending at the last look
 }
 
