@@ -89,26 +89,6 @@ static void where(int fd, int named) {
 		step("port!=0");
 }
 
-/* freeport returns a port of FAMILY/TYPE on the loopback that nothing is
-   bound to: one the kernel handed out and that was closed again (nothing
-   else runs in the namespace to take it). A case that binds it names its
-   port, as a server does, rather than letting the kernel choose. */
-static int freeport(int family, int type) {
-	int fd = sock(family, type), port;
-	if (family == AF_INET) {
-		struct sockaddr_in sa = in4("127.0.0.1", 0);
-		if (bind(fd, (void *)&sa, sizeof sa))
-			die("bind");
-	} else {
-		struct sockaddr_in6 sa = in6("::1", 0);
-		if (bind(fd, (void *)&sa, sizeof sa))
-			die("bind");
-	}
-	port = boundport(fd);
-	close(fd);
-	return port;
-}
-
 /* optsock makes a socket with the options in OPTS set; bind4 and bind6
    bind one to ADDR:PORT, say how it went, and return it. */
 #define REUSEADDR 1

@@ -187,11 +187,11 @@ static inline int listen6(int backlog, int *port) {
 	return fd;
 }
 
-/* closedport returns a loopback port that nothing is bound to: one the
-   kernel handed out and that was closed again (nothing else runs in the
-   namespace to take it). */
-static inline int closedport(int family) {
-	int fd = sock(family, SOCK_STREAM), port;
+/* freeport returns a loopback port of FAMILY and TYPE that nothing is
+   bound to: one the kernel handed out and that was closed again (nothing
+   else runs in the namespace to take it). */
+static inline int freeport(int family, int type) {
+	int fd = sock(family, type), port;
 	if (family == AF_INET) {
 		struct sockaddr_in sa = in4("127.0.0.1", 0);
 		if (bind(fd, (void *)&sa, sizeof sa))
@@ -205,6 +205,9 @@ static inline int closedport(int family) {
 	close(fd);
 	return port;
 }
+
+/* closedport is a TCP port nothing listens on: a connect to it is refused. */
+static inline int closedport(int family) { return freeport(family, SOCK_STREAM); }
 
 /* unixbound binds a unix socket of TYPE to SU and, when backlog >= 0,
    listens; it returns the fd. */

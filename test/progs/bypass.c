@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dest.h"
+
 static char line[1024];
 
 static void add(const char *step, const char *what) {
@@ -66,31 +68,6 @@ static long count(const char *name, long r) {
 static void emit(const char *name) {
 	printf("%s%s\n", name, line);
 	line[0] = 0;
-}
-
-/* A destination, copied into storage (not stored through a cast pointer,
- * which strict aliasing would let the compiler drop). */
-struct dest {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
-static struct dest as_dest(const void *sa, socklen_t len) {
-	struct dest d;
-	memset(&d, 0, sizeof d);
-	memcpy(&d.ss, sa, len);
-	d.len = len;
-	return d;
-}
-
-static struct dest in4(struct in_addr a, int port) {
-	struct sockaddr_in s = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a};
-	return as_dest(&s, sizeof s);
-}
-
-static struct dest in6(struct in6_addr a, int port) {
-	struct sockaddr_in6 s = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = a};
-	return as_dest(&s, sizeof s);
 }
 
 static struct in6_addr mapped(struct in_addr a) {

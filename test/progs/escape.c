@@ -55,6 +55,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dest.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -94,32 +96,6 @@ static long count(const char *name, long r) {
 	snprintf(n, sizeof n, "%ld", r);
 	add(name, n);
 	return r;
-}
-
-/* A destination, ready for connect or sendto. */
-struct dest {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
-/* as_dest copies a sockaddr into a dest: a copy, not stores through a
- * cast pointer, which strict aliasing would let the compiler drop. */
-static struct dest as_dest(const void *sa, socklen_t len) {
-	struct dest d;
-	memset(&d, 0, sizeof d);
-	memcpy(&d.ss, sa, len);
-	d.len = len;
-	return d;
-}
-
-static struct dest in4(struct in_addr a, int port) {
-	struct sockaddr_in s = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a};
-	return as_dest(&s, sizeof s);
-}
-
-static struct dest in6(struct in6_addr a, int port) {
-	struct sockaddr_in6 s = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = a};
-	return as_dest(&s, sizeof s);
 }
 
 /* mapped is ::ffff:a, the IPv4 address a as an IPv6 socket names it. */
