@@ -1,7 +1,6 @@
 package sentry
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -138,28 +137,6 @@ func (t *task) getfd(fd int) (int, error) {
 	return dup, nil
 }
 
-// read copies n bytes at addr out of the task's memory, or fails with EFAULT
-// where the kernel's copy_from_user would: any byte unreadable.
-func (t *task) read(addr uint64, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	if n == 0 {
-		return buf, nil
-	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(n)}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: n}}
-	got, err := unix.ProcessVMReadv(t.tid, local, remote, 0)
-	if err != nil {
-		if errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EIO) {
-			return nil, unix.EFAULT
-		}
-		return nil, fmt.Errorf("read %d bytes of task %d memory: %w", n, t.tid, err)
-	}
-	if got != n {
-		return nil, unix.EFAULT
-	}
-	return buf, nil
-}
-
 // threadGroup returns the thread group (process) id of thread tid.
 func threadGroup(tid int) (int, error) {
 	c, err := taskCreds(tid)
@@ -173,58 +150,6 @@ func executable(tid int) string {
 		return ""
 	}
 	return exe
-}
-
-// readv copies the task's memory at remote into buf, in order, and returns
-// how much it copied: less than asked where a byte was unreadable (the
-// kernel's copy would fault there too).
-func (t *task) readv(buf []byte, remote []unix.RemoteIovec) (int, error) {
-	done := 0
-	// process_vm_readv takes at most IOV_MAX (1024) remote iovecs, and
-	// stops at the first one it cannot read.
-	for len(remote) > 0 && done < len(buf) {
-		batch := remote[:min(len(remote), uioMaxIOV)]
-		want := 0
-		for _, v := range batch {
-			want += v.Len
-		}
-		if want == 0 {
-			remote = remote[len(batch):]
-			continue
-		}
-		local := []unix.Iovec{{Base: &buf[done]}}
-		local[0].SetLen(want)
-		got, err := unix.ProcessVMReadv(t.tid, local, batch, 0)
-		if err != nil {
-			if errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EIO) {
-				return done, unix.EFAULT
-			}
-			return done, fmt.Errorf("read task %d memory: %w", t.tid, err)
-		}
-		done += got
-		if got < want {
-			return done, unix.EFAULT
-		}
-		remote = remote[len(batch):]
-	}
-	return done, nil
-}
-
-// writeUint32 stores v at addr in the task's memory, as the kernel's
-// put_user does for a call's results.
-func (t *task) writeUint32(addr uint64, v uint32) error {
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], v)
-	local := []unix.Iovec{{Base: &b[0], Len: 4}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: 4}}
-	n, err := unix.ProcessVMWritev(t.tid, local, remote, 0)
-	if err != nil {
-		return fmt.Errorf("write task %d memory: %w", t.tid, err)
-	}
-	if n != 4 {
-		return unix.EFAULT
-	}
-	return nil
 }
 
 // signalPipe sends the thread SIGPIPE, as the kernel does to a thread whose
