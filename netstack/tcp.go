@@ -1,0 +1,185 @@
+package netstack
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"sandbox/policy"
+)
+
+func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
+	id := r.ID()
+	dst := addrPort(id.LocalAddress, id.LocalPort)
+	if IsDNS(dst) {
+		st.serveDNSOverTCP(r)
+		return
+	}
+	to := Target(dst)
+	k := flowKey{src: addrPort(id.RemoteAddress, 0).Addr(), dst: dst.Addr(), sport: id.RemotePort, dport: id.LocalPort}
+	if !st.allowed(policy.TCP, to) {
+		st.syns.take(k)
+		r.Complete(true) // RST: nothing leaves for a denied destination
+		return
+	}
+	// A limit hit refuses the new connection with a reset, as a host out
+	// of resources does; the connections under way go on. The bound per
+	// destination comes first: a flood to one destination is refused
+	// there, before it takes any of the global slots.
+	if !st.lim.acquireSetup(to) {
+		st.syns.take(k)
+		r.Complete(true)
+		return
+	}
+	if !st.lim.acquire(&st.lim.tcpConns) {
+		st.lim.releaseSetup(to)
+		st.syns.take(k)
+		r.Complete(true)
+		return
+	}
+	defer st.lim.release(&st.lim.tcpConns)
+	setup := true
+	endSetup := func() {
+		if setup {
+			setup = false
+			st.lim.releaseSetup(to)
+		}
+	}
+	defer endSetup()
+	if !st.lim.acquire(&st.lim.dials) {
+		st.syns.take(k)
+		r.Complete(true)
+		return
+	}
+	// The forwarder runs each request on a goroutine of its own: dial
+	// and splice here, with no further hand-off.
+	if !st.enter() {
+		st.lim.release(&st.lim.dials)
+		st.syns.take(k)
+		r.Complete(true)
+		return
+	}
+	defer st.wg.Done()
+	up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
+	st.lim.release(&st.lim.dials)
+	quote := st.syns.take(k)
+	if err != nil {
+		st.refuse(r, k, quote, err)
+		return
+	}
+	if !st.lim.acquire(&st.lim.handshakes) {
+		r.Complete(true)
+		up.Close()
+		return
+	}
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq) // until the program's ACK, or tcpSynRetries
+	st.lim.release(&st.lim.handshakes)
+	endSetup()
+	if tcpErr != nil {
+		r.Complete(true)
+		up.Close()
+		return
+	}
+	r.Complete(false)
+	// Set before any data: the SYN-ACK offered at most 64 KiB (its window
+	// is not scaled), so a smaller buffer takes nothing back.
+	// A size set here also ends the endpoint's growth.
+	switch {
+	case st.lim.acquireQuiet(&st.lim.growConns):
+		defer st.lim.release(&st.lim.growConns)
+	case st.lim.acquireQuiet(&st.lim.bulkConns):
+		defer st.lim.release(&st.lim.bulkConns)
+		ep.SocketOptions().SetReceiveBufferSize(tcpBulkBufferSize, true)
+		ep.SocketOptions().SetSendBufferSize(tcpBulkBufferSize, true)
+	default:
+		ep.SocketOptions().SetReceiveBufferSize(tcpBufferSize, true)
+		ep.SocketOptions().SetSendBufferSize(tcpBufferSize, true)
+	}
+	down := gonet.NewTCPConn(&wq, ep)
+	defer closeOnCancel(st.ctx, down, up)()
+	splice(down, up.(*net.TCPConn))
+}
+
+// closeOnCancel closes conns when ctx ends — a flow whose destination
+// neither sends nor closes would otherwise hold Close for ever — and
+// returns the function that stops it.
+func closeOnCancel(ctx context.Context, conns ...io.Closer) (stop func()) {
+	s := context.AfterFunc(ctx, func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return func() { s() }
+}
+
+// refuse ends the program's handshake as the failed dial says the network
+// would have: an unreachable network or host with the ICMP error that
+// makes its connect fail with ENETUNREACH or EHOSTUNREACH, a timeout with
+// silence (its connect times out by itself), anything else — a refusal —
+// with a reset (ECONNREFUSED).
+func (st *Stack) refuse(r *tcp.ForwarderRequest, k flowKey, quote []byte, err error) {
+	netUnreach, hostUnreach := errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH)
+	switch {
+	case (netUnreach || hostUnreach) && quote != nil:
+		r.Complete(false)
+		// Written straight to the TUN device, as a router's error
+		// would arrive; a lost one leaves the program to time out.
+		st.link.writeRaw(unreachable(k, quote, hostUnreach))
+	case isTimeout(err):
+		r.Complete(false)
+	default:
+		r.Complete(true)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// halfCloser is a stream that can end one direction alone, so that a
+// program's shutdown(SHUT_WR) reaches the destination as a FIN while the
+// reply still flows back.
+type halfCloser interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// spliceBufSize is the copy buffer of each direction of a TCP flow: a
+// full-size segment on the TUN link (MTU) fits in one read.
+const spliceBufSize = 64 << 10
+
+// spliceBufs are reused: a buffer per direction per flow, allocated anew,
+// made short connections (connect, a request, close) the main source of
+// garbage, and each garbage collection a stall for every flow.
+var spliceBufs = sync.Pool{New: func() any { return new([spliceBufSize]byte) }}
+
+// splice copies both ways until both directions have ended, passing each
+// end of stream on as a half-close.
+func splice(a, b halfCloser) {
+	var wg sync.WaitGroup
+	cp := func(dst, src halfCloser) {
+		defer wg.Done()
+		buf := spliceBufs.Get().(*[spliceBufSize]byte)
+		defer spliceBufs.Put(buf)
+		// Bare Writer and Reader: with their ReadFrom and WriteTo in
+		// sight io.CopyBuffer would ignore buf, and neither side can
+		// splice(2) to the other (one is netstack's) anyway.
+		io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
+		dst.CloseWrite()
+	}
+	wg.Add(2)
+	go cp(a, b)
+	go cp(b, a)
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
