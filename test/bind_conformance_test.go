@@ -77,17 +77,7 @@ func bindLines(t *testing.T, argv ...string) (map[string]string, []string) {
 	if r.status != 0 {
 		t.Fatalf("%q exited %d\nstdout:\n%s\nstderr:\n%s", argv, r.status, r.stdout, r.stderr)
 	}
-	byCase := map[string]string{}
-	var order []string
-	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
-		name, res, ok := strings.Cut(line, ": ")
-		if !ok {
-			t.Fatalf("malformed line %q", line)
-		}
-		byCase[name] = res
-		order = append(order, name)
-	}
-	return byCase, order
+	return caseLines(t, r.stdout)
 }
 
 // bindUser is one way of running the program: as whom, and as whom the

@@ -34,9 +34,17 @@ func conformanceRun(t *testing.T, setupErrorsOK bool, argv ...string) (map[strin
 	if r.status != 0 && !(setupErrorsOK && r.status == 1 && strings.Contains(r.stdout, ": setup-error\n")) {
 		t.Fatalf("%q exited %d\nstdout:\n%s\nstderr:\n%s", argv, r.status, r.stdout, r.stderr)
 	}
+	return caseLines(t, r.stdout)
+}
+
+// caseLines splits a conformance program's output, one "case: result"
+// line per case, into the results by case and the cases in the order
+// printed.
+func caseLines(t *testing.T, out string) (map[string]string, []string) {
+	t.Helper()
 	byCase := map[string]string{}
 	var order []string
-	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		name, res, ok := strings.Cut(line, ": ")
 		if !ok {
 			t.Fatalf("malformed line %q", line)

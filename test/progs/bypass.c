@@ -42,19 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dest.h"
-
-static char line[1024];
-
-static void add(const char *step, const char *what) {
-	size_t n = strlen(line);
-	snprintf(line + n, sizeof line - n, " %s=%s", step, what);
-}
-
-static long step(const char *name, long r) {
-	add(name, r < 0 ? strerrorname_np(errno) : "ok");
-	return r;
-}
+#include "vector.h"
 
 static long count(const char *name, long r) {
 	if (r < 0)

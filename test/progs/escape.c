@@ -55,7 +55,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dest.h"
+#include "vector.h"
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -66,20 +66,6 @@ static struct in6_addr target6;  /* and its IPv6 one */
 static int allow_port;           /* the policy allows UDP to this port (and nothing else on the target) */
 static const char *dev;          /* the packet vectors' interface */
 static const char *vector;       /* the vector running: every payload is its name */
-
-/* The line being built for the running vector. */
-static char line[1024];
-
-static void add(const char *step, const char *what) {
-	size_t n = strlen(line);
-	snprintf(line + n, sizeof line - n, " %s=%s", step, what);
-}
-
-/* step records how a call ended (r < 0: with errno) and returns r. */
-static long step(const char *name, long r) {
-	add(name, r < 0 ? strerrorname_np(errno) : "ok");
-	return r;
-}
 
 /* setup records a call that only prepares a vector (a socket, a pipe, a
  * fork…) only if it fails: the line shows what the vector got where it
