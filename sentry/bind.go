@@ -25,22 +25,22 @@ import (
 // sockfd_lookup comes before the copy in __sys_bind, unlike connect), the
 // length (EINVAL), the copy (EFAULT), then the protocol's own rules, which
 // the kernel checks when the supervisor makes the call.
-func sysBind(c *call) {
+func sysBind(c *call) result {
 	fd := int(int32(c.n.Args[0]))
 	addrPtr := c.n.Args[1]
 	addrLen := int(int32(uint32(c.n.Args[2])))
 	c.rec.Fd = fd
-	sock, info, ok := c.socketArg(fd)
-	if !ok {
-		return
+	sock, info, err := c.socketArg(fd)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
-	addr, ok := c.readSockaddr(addrPtr, addrLen)
-	if !ok {
-		return
+	addr, err := c.readSockaddr(addrPtr, addrLen)
+	if err != nil {
+		return resultOf(err)
 	}
 	if !c.stillWaiting() {
-		return
+		return gone
 	}
 	bind := func() (int64, unix.Errno) { return 0, rawBind(sock, addr) }
 	switch info.family {
@@ -52,14 +52,12 @@ func sysBind(c *call) {
 			// when it listens, and a datagram socket on an
 			// ephemeral port is every client's way to get replies.
 			c.quiet = true
-			c.asProgram(false, bind)
-			return
+			return c.asProgram(false, bind)
 		}
 		if dec := c.decideListen(ipProto(info), local); dec.Verdict != policy.Allow {
-			c.respond(0, dec.Errno)
-			return
+			return reply(0, dec.Errno)
 		}
-		c.asProgram(false, bind)
+		return c.asProgram(false, bind)
 	case unix.AF_UNIX:
 		c.rec.Proto = policy.Unix.String()
 		c.quiet = true
@@ -68,33 +66,31 @@ func sysBind(c *call) {
 		// create it: from its cwd or root, with its umask, owned by
 		// it and checked against its rights. Abstract names and
 		// autobind touch no file.
-		c.asProgram(d.kind == destUnixPath, bind)
-	default:
-		// Netlink's multicast groups are checked against the binder's
-		// capabilities: the program's.
-		c.quiet = true
-		c.asProgram(false, bind)
+		return c.asProgram(d.kind == destUnixPath, bind)
 	}
+	// Netlink's multicast groups are checked against the binder's
+	// capabilities: the program's.
+	c.quiet = true
+	return c.asProgram(false, bind)
 }
 
 // sysListen handles listen(2) in --net host: listen(int fd, int backlog).
 // A stream socket whose port the kernel chose (bound to port 0, or not
 // bound at all) is judged here, by the address it is bound to; then the
 // supervisor makes the call with the program's rights.
-func sysListen(c *call) {
+func sysListen(c *call) result {
 	fd := int(int32(c.n.Args[0]))
 	backlog := int(int32(uint32(c.n.Args[1])))
 	c.rec.Fd = fd
-	sock, info, ok := c.socketArg(fd)
-	if !ok {
-		return
+	sock, info, err := c.socketArg(fd)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
 	listen := func() (int64, unix.Errno) { return 0, rawListen(sock, backlog) }
 	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
-		c.failClosed(fmt.Errorf("SO_TYPE: %w", err))
-		return
+		return failClosed(fmt.Errorf("SO_TYPE: %w", err))
 	}
 	inet := info.family == unix.AF_INET || info.family == unix.AF_INET6 || info.family == unix.AF_SMC
 	if !inet || typ != unix.SOCK_STREAM {
@@ -102,13 +98,11 @@ func sysListen(c *call) {
 		// from the kernel); a unix listener's credentials, which its
 		// clients read (SO_PEERCRED), are set here: the program's.
 		c.quiet = true
-		c.asProgram(false, listen)
-		return
+		return c.asProgram(false, listen)
 	}
 	local, err := boundAddr(sock)
 	if err != nil {
-		c.failClosed(err)
-		return
+		return failClosed(err)
 	}
 	if local.Port() == 0 {
 		// listen autobinds an unbound socket to every address and a
@@ -119,22 +113,18 @@ func sysListen(c *call) {
 		// listen that failed would not: a later bind of it fails
 		// EINVAL.)
 		if errno := c.autobind(sock, info.family); errno != 0 {
-			c.rec.Reason = "the kernel found no free port"
-			c.respond(0, errno)
-			return
+			return reply(0, errno).because("the kernel found no free port")
 		}
 		if local, err = boundAddr(sock); err != nil {
-			c.failClosed(err)
-			return
+			return failClosed(err)
 		}
 	}
 	dec := c.decideListen(ipProto(info), local)
 	if dec.Verdict != policy.Allow {
-		c.respond(0, dec.Errno)
-		return
+		return reply(0, dec.Errno)
 	}
-	val, errno, aborted := c.asProgramRun(false, listen)
-	if errno == 0 && !aborted {
+	res := c.asProgram(false, listen)
+	if res.succeeded() {
 		// The address getsockname shows is not always where the
 		// listen lands: a listener shut down keeps showing the port it
 		// gave back, and listening again takes a new one; another
@@ -143,19 +133,16 @@ func sysListen(c *call) {
 		now, err := boundAddr(sock)
 		if err != nil {
 			unix.Shutdown(sock, unix.SHUT_RDWR)
-			c.failClosed(err)
-			return
+			return failClosed(err)
 		}
 		if now != local {
 			if dec := c.decideListen(ipProto(info), now); dec.Verdict != policy.Allow {
 				unix.Shutdown(sock, unix.SHUT_RDWR)
-				c.rec.Reason = "the socket listened on another address than the one first judged"
-				c.respond(0, dec.Errno)
-				return
+				return reply(0, dec.Errno).because("the socket listened on another address than the one first judged")
 			}
 		}
 	}
-	c.answer(val, errno, aborted)
+	return res
 }
 
 // decideListen puts a bind or listen on local to the policy's listen rules
@@ -250,39 +237,30 @@ func rawListen(sock, backlog int) unix.Errno {
 	return e
 }
 
-// asProgram makes op, a call for the program, with the program's rights,
-// and answers with its result: see asProgramRun.
-func (c *call) asProgram(fs bool, op func() (int64, unix.Errno)) {
-	val, errno, aborted := c.asProgramRun(fs, op)
-	c.answer(val, errno, aborted)
-}
-
-// asProgramRun runs op with the program's credentials and capabilities
-// where they differ from the supervisor's (a bind to port 80 by a program
-// run as nobody stays EACCES; a unix listener shows its clients the
-// program's ids), and with fs, also in the program's root and working
-// directory and with its umask, so that a relative unix path is created
-// where the program's own bind would create it, with the mode it would
-// have. Such a thread is discarded afterwards. A failure to take on the
-// program's rights fails closed (EACCES), recorded as such.
-func (c *call) asProgramRun(fs bool, op func() (int64, unix.Errno)) (int64, unix.Errno, bool) {
+// asProgram makes op, a call for the program, with the program's
+// credentials and capabilities where they differ from the supervisor's (a
+// bind to port 80 by a program run as nobody stays EACCES; a unix listener
+// shows its clients the program's ids), and with fs, also in the program's
+// root and working directory and with its umask, so that a relative unix
+// path is created where the program's own bind would create it, with the
+// mode it would have. Such a thread is discarded afterwards. A failure to
+// take on the program's rights fails closed (EACCES), recorded as such.
+func (c *call) asProgram(fs bool, op func() (int64, unix.Errno)) result {
 	ids, err := taskCreds(c.task.tid)
 	if err != nil {
-		c.rec.Verdict, c.rec.Reason = policy.Deny.String(), "fail closed: "+err.Error()
-		return 0, unix.EACCES, false
+		return failClosed(err)
 	}
 	assume := !ids.equal(c.s.creds)
 	var pfs *programFS
 	if fs {
 		if pfs, err = openProgramFS(c.task.tid); err != nil {
-			c.rec.Verdict, c.rec.Reason = policy.Deny.String(), "fail closed: "+err.Error()
-			return 0, unix.EACCES, false
+			return failClosed(err)
 		}
 		defer pfs.close()
 	}
 	var failure error
 	ready := false
-	val, errno, aborted := c.run(assume || fs, func() (int64, unix.Errno) {
+	res := c.run(assume || fs, func() (int64, unix.Errno) {
 		if !ready { // op may run again after EINTR; the thread is set once
 			ready = true
 			if fs {
@@ -299,9 +277,9 @@ func (c *call) asProgramRun(fs bool, op func() (int64, unix.Errno)) (int64, unix
 		return op()
 	})
 	if failure != nil {
-		c.rec.Verdict, c.rec.Reason = policy.Deny.String(), "fail closed: "+failure.Error()
+		return failClosed(failure)
 	}
-	return val, errno, aborted
+	return res
 }
 
 // programFS is a program's view of the filesystem — root, working

@@ -2,6 +2,7 @@ package sentry
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,34 +53,41 @@ func (s *Supervisor) handle(c *call) {
 	c.rec = Record{Time: c.start, Pid: n.Pid, Syscall: n.Syscall, Fd: -1}
 	s.monitor.add(c)
 	defer s.monitor.remove(c)
-	defer c.finish()
-	h := handlers[n.Syscall].fn
+	c.deliver(c.serve())
+	c.finish()
+}
+
+// serve runs the call's handler and returns its result. Everything the
+// handler holds is released by the time it returns: only then is the
+// program answered (see deliver).
+func (c *call) serve() result {
+	h := handlers[c.n.Syscall].fn
 	if h == nil {
 		// The filter traps only what handlers lists; anything else is
 		// a bug, and a bug fails closed.
-		c.failClosed(errors.New("no handler for " + n.Syscall))
-		return
+		return failClosed(errors.New("no handler for " + c.n.Syscall))
 	}
-	if !c.attach(false) {
-		return
+	if err := c.attach(false); err != nil {
+		return resultOf(err)
 	}
 	defer func() {
-		if c.task != nil {
-			s.tasks.put(c.task)
+		if c.task != nil { // getfd may have attached again, and failed
+			c.s.tasks.put(c.task)
 		}
 	}()
-	if s.audit != nil {
+	if c.s.audit != nil {
 		// Now, while the caller waits: once answered it may exit.
-		c.rec.Exe = executable(n.Pid)
+		c.rec.Exe = executable(c.n.Pid)
 	}
-	h(c)
+	return h(c)
 }
 
-// attach finds the caller's task, holding a reference to it in c.task (nil
-// when it fails). A pidfd opened by thread id now is proven to be the
-// caller's only by the notification still pending afterwards. With reopen,
-// the task c holds is stale (its thread exited) and is dropped first.
-func (c *call) attach(reopen bool) bool {
+// attach finds the caller's task, holding a reference to it in c.task. A
+// pidfd opened by thread id now is proven to be the caller's only by the
+// notification still pending afterwards. With reopen, the task c holds is
+// stale (its thread exited) and is dropped first. On failure c.task is nil
+// and the error ends the call.
+func (c *call) attach(reopen bool) error {
 	if reopen {
 		c.s.tasks.forget(c.task)
 		c.s.tasks.put(c.task)
@@ -87,17 +95,17 @@ func (c *call) attach(reopen bool) bool {
 	c.task = nil
 	t, fresh, err := c.s.tasks.get(c.n.Pid)
 	if err != nil {
-		if c.stillWaiting() {
-			c.failClosed(err)
+		if !c.stillWaiting() {
+			return errGone
 		}
-		return false
+		return err
 	}
 	if fresh && !c.stillWaiting() {
 		c.s.tasks.put(t)
-		return false
+		return errGone
 	}
 	c.task = t
-	return true
+	return nil
 }
 
 func (c *call) finish() {
@@ -118,40 +126,24 @@ func (c *call) stillWaiting() bool {
 
 // getfd duplicates the caller's fd. A closed or O_PATH fd is the caller's
 // EBADF; any other failure fails closed.
-func (c *call) getfd(fd int) (int, bool) {
+func (c *call) getfd(fd int) (int, error) {
 	sock, err := c.task.getfd(fd)
 	if errors.Is(err, unix.ESRCH) {
 		// The cached pidfd's thread exited and its id was reused.
-		if !c.attach(true) {
-			return -1, false
+		if err := c.attach(true); err != nil {
+			return -1, err
 		}
 		sock, err = c.task.getfd(fd)
 	}
 	switch {
 	case err == nil:
-		return sock, true
+		return sock, nil
 	case errors.Is(err, unix.EBADF):
-		c.invalid(unix.EBADF, "not an open file descriptor")
+		return -1, errInvalid(unix.EBADF, "not an open file descriptor")
 	case errors.Is(err, unix.ESRCH) && !c.stillWaiting():
-	default:
-		c.failClosed(err)
+		return -1, errGone
 	}
-	return -1, false
-}
-
-// invalid answers a call that fails Linux's own checks before any policy.
-func (c *call) invalid(errno unix.Errno, why string) {
-	c.rec.Verdict = verdictInvalid
-	c.rec.Reason = why
-	c.respond(0, errno)
-}
-
-// failClosed denies a call the supervisor could not judge: what it cannot
-// read or resolve it never allows.
-func (c *call) failClosed(err error) {
-	c.rec.Verdict = policy.Deny.String()
-	c.rec.Reason = "fail closed: " + err.Error()
-	c.respond(0, unix.EACCES)
+	return -1, err
 }
 
 // decided records the policy's decision.
@@ -162,89 +154,50 @@ func (c *call) decided(d policy.Decision) {
 	}
 }
 
-// respond answers the caller.
-func (c *call) respond(val int64, errno unix.Errno) {
-	c.rec.Errno = errnoName(errno)
-	c.replied = c.s.listener.Respond(c.n.ID, val, errno) == nil
-}
-
 // perform makes the call for the child with op, which must use only the
-// supervisor's copies of the child's arguments, and answers with its result.
-func (c *call) perform(op func() unix.Errno) {
-	c.performDirty(false, errnoOnly(op), nil)
+// supervisor's copies of the child's arguments, and returns its result.
+func (c *call) perform(op func() unix.Errno) result {
+	return c.run(false, func() (int64, unix.Errno) { return 0, op() })
 }
 
-// errnoOnly adapts an op whose only result is an errno.
-func errnoOnly(op func() unix.Errno) func() (int64, unix.Errno) {
-	return func() (int64, unix.Errno) { return 0, op() }
-}
-
-// performDirty is perform for an op that returns a value and may change
-// its thread's identity (dirty: the thread is discarded afterwards); after,
-// if set, runs once op has returned, before the answer, to complete the
-// audit record.
-func (c *call) performDirty(dirty bool, op func() (int64, unix.Errno), after func(unix.Errno)) {
-	val, errno, aborted := c.run(dirty, op)
-	if after != nil {
-		after(errno)
-	}
-	c.answer(val, errno, aborted)
-}
-
-// run makes one call for the child and returns its result; aborted reports
-// that the monitor interrupted it (see answer).
+// run makes one call for the child and returns its result: the call's
+// value or errno, or interrupted when the monitor cut it short.
 //
 // The caller waits killably (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so an
 // answer sent is an answer heard, unless the caller was killed: the call is
 // made exactly once, as the program's own would be.
-func (c *call) run(dirty bool, op func() (int64, unix.Errno)) (val int64, errno unix.Errno, aborted bool) {
+func (c *call) run(dirty bool, op func() (int64, unix.Errno)) result {
 	if !dirty {
 		return c.interruptible(false, op)
 	}
 	// A thread whose identity op changes must die with its goroutine:
 	// not the receiver's, which goes on serving.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		val, errno, aborted = c.interruptible(true, op)
-	}()
-	<-done
-	return val, errno, aborted
-}
-
-// answer answers the caller with a result of run.
-func (c *call) answer(val int64, errno unix.Errno, aborted bool) {
-	if !aborted {
-		c.respond(val, errno)
-		return
-	}
-	// The call was interrupted as the program's own would have been: for
-	// a signal, the kernel now restarts it or fails it with EINTR as the
-	// handler asks; for a caller that has gone, no one is left to tell.
-	c.opMu.Lock()
-	forSignal := c.forSignal
-	c.opMu.Unlock()
-	if forSignal {
-		c.rec.Reason = "interrupted by a signal: restarted or EINTR, as the handler asks"
-		c.respond(0, errRestartSys)
-	} else {
-		c.rec.Reason = "interrupted: the program stopped waiting"
-	}
+	done := make(chan result)
+	go func() { done <- c.interruptible(true, op) }()
+	return <-done
 }
 
 // readSockaddr copies a sockaddr of addrLen bytes from the caller's memory
 // at ptr, as move_addr_to_kernel does: a length below 0 or over
 // sizeof(struct sockaddr_storage) is EINVAL before anything is read, an
-// unreadable address EFAULT. ok is false when the call has been answered.
-func (c *call) readSockaddr(ptr uint64, addrLen int) (addr []byte, ok bool) {
+// unreadable address EFAULT.
+func (c *call) readSockaddr(ptr uint64, addrLen int) ([]byte, error) {
 	if addrLen < 0 || addrLen > maxSockaddr {
-		c.invalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
-		return nil, false
+		return nil, errInvalid(unix.EINVAL, "address length "+strconv.Itoa(addrLen)+" out of range")
 	}
 	addr, err := c.task.read(ptr, addrLen)
 	if err != nil {
-		c.readFailed("the address", err)
-		return nil, false
+		return nil, readError("the address", err)
 	}
-	return addr, true
+	return addr, nil
+}
+
+// readError is the error that ends a call whose argument could not be
+// read: EFAULT for memory the program cannot read either, else a failure
+// of the supervisor's.
+func readError(what string, err error) error {
+	if errors.Is(err, unix.EFAULT) {
+		return errInvalid(unix.EFAULT, what+" not readable")
+	}
+	return fmt.Errorf("read %s: %w", what, err)
 }

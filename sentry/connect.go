@@ -25,69 +25,63 @@ import (
 // one exception being a destination the policy denies, which is never
 // handed to the kernel: familyErrno then supplies the errno the protocol
 // would have given a malformed address.
-func sysConnect(c *call) {
+func sysConnect(c *call) result {
 	fd := int(int32(c.n.Args[0]))
 	addrPtr := c.n.Args[1]
 	addrLen := int(int32(uint32(c.n.Args[2]))) // the kernel reads socklen_t into an int
 	c.rec.Fd = fd
 
-	sock, ok := c.getfd(fd)
-	if !ok {
-		return
+	sock, err := c.getfd(fd)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
 
-	addr, ok := c.readSockaddr(addrPtr, addrLen)
-	if !ok {
-		return
+	addr, err := c.readSockaddr(addrPtr, addrLen)
+	if err != nil {
+		return resultOf(err)
 	}
 	// The address was read from memory the pid named: only a still-pending
 	// notification proves the pid was still the caller.
 	if !c.stillWaiting() {
-		return
+		return gone
 	}
 
 	info, err := sockInfoOf(sock)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSOCK) {
-			c.invalid(unix.ENOTSOCK, "not a socket")
-			return
+			return invalid(unix.ENOTSOCK, "not a socket")
 		}
-		c.failClosed(err)
-		return
+		return failClosed(err)
 	}
 	d := decodeSockaddr(addr)
 	switch info.family {
 	case unix.AF_INET, unix.AF_INET6, unix.AF_SMC:
 		if d.kind != destIP {
-			c.pass(sock, addr, d)
-			return
+			return c.pass(sock, addr, d)
 		}
-		c.connectIP(sock, info, addr, d.ip)
+		return c.connectIP(sock, info, addr, d.ip)
 	case unix.AF_UNIX:
 		c.rec.Proto = policy.Unix.String()
 		switch d.kind {
 		case destUnixPath:
-			c.connectUnixPath(sock, d.unix)
+			return c.connectUnixPath(sock, d.unix)
 		case destUnixAbstract:
-			c.connectAbstract(sock, info, addr, d.unix)
-		default:
-			c.pass(sock, addr, d)
+			return c.connectAbstract(sock, info, addr, d.unix)
 		}
+		return c.pass(sock, addr, d)
 	case unix.AF_NETLINK, unix.AF_PACKET:
 		// Netlink talks to this machine's kernel only; packet sockets
 		// have no connect at all (EOPNOTSUPP), and what they send is
 		// no connect's business.
-		c.pass(sock, addr, d)
-	default:
-		// vsock reaches the hypervisor, AF_RXRPC carries an IP address
-		// inside its own sockaddr…: the policy has no words for these
-		// destinations, so they are denied.
-		dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
-		c.rec.Reason = "socket family " + strconv.Itoa(info.family) + " is not covered by the policy"
-		c.decided(dec)
-		c.respond(0, dec.Errno)
+		return c.pass(sock, addr, d)
 	}
+	// vsock reaches the hypervisor, AF_RXRPC carries an IP address inside
+	// its own sockaddr…: the policy has no words for these destinations,
+	// so they are denied.
+	dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
+	c.decided(dec)
+	return reply(0, dec.Errno).because("socket family " + strconv.Itoa(info.family) + " is not covered by the policy")
 }
 
 // sockInfo is what the kernel says of a socket: its family and protocol
@@ -124,14 +118,13 @@ func ipProto(si sockInfo) policy.Proto {
 	return policy.OtherIP
 }
 
-func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) {
+func (c *call) connectIP(sock int, si sockInfo, addr []byte, ap netip.AddrPort) result {
 	dec, judged := c.decideIP(sock, ipProto(si), ap)
 	if dec.Verdict != policy.Allow {
-		c.deny(sock, si, addr, dec)
-		return
+		return c.deny(sock, si, addr, dec)
 	}
 	addr = pinAddr(addr, si.family, judged)
-	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+	return c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
 // decideIP puts a connect or send from sock to ap to the policy and
@@ -236,46 +229,39 @@ func effectiveAddr(sock int, a netip.Addr) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
 }
 
-func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) {
+func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) result {
 	c.rec.Dest = "@" + name
 	dec := c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: "@" + name})
 	c.decided(dec)
 	if dec.Verdict != policy.Allow {
-		c.deny(sock, si, addr, dec)
-		return
+		return c.deny(sock, si, addr, dec)
 	}
-	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+	return c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }
 
 // connectUnixPath connects sock to the filesystem socket path names, for
 // the child: see atUnixPath.
-func (c *call) connectUnixPath(sock int, path string) {
-	val, errno, aborted, ok := c.atUnixPath(path, func(target int) (int64, unix.Errno) {
+func (c *call) connectUnixPath(sock int, path string) result {
+	return c.atUnixPath(path, func(target int) (int64, unix.Errno) {
 		return 0, connectFd(sock, target)
 	})
-	if ok {
-		c.answer(val, errno, aborted)
-	}
 }
 
 // atUnixPath resolves path as the child, decides on the file it really
 // leads to, and when the policy allows, runs do with an O_PATH fd of that
 // inode and returns its result. Lookup and do run with the child's
 // credentials when they differ from the supervisor's, so that directory
-// search and socket write permissions are the child's. ok is false when
-// the call has been answered already (it failed closed).
-func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) (val int64, errno unix.Errno, aborted, ok bool) {
+// search and socket write permissions are the child's.
+func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) result {
 	c.rec.Dest = path
 	childCreds, err := taskCreds(c.task.tid)
 	if err != nil {
-		c.failClosed(err)
-		return 0, 0, false, false
+		return failClosed(err)
 	}
 	dirty := !childCreds.equal(c.s.creds)
 	lookup, err := prepareUnixLookup(c.task.tid, path)
 	if err != nil {
-		c.failClosed(err)
-		return 0, 0, false, false
+		return failClosed(err)
 	}
 	defer lookup.close()
 	var dec policy.Decision
@@ -308,23 +294,22 @@ func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) 
 		}
 		return do(target)
 	}
-	val, errno, aborted = c.run(dirty, op)
+	res := c.run(dirty, op)
 	switch {
 	case failure != nil:
-		c.rec.Verdict = policy.Deny.String()
-		c.rec.Reason = "fail closed: " + failure.Error()
+		return failClosed(failure)
 	case dec.Verdict == 0:
-		c.rec.Verdict = verdictInvalid // the lookup failed before any decision
+		res.verdict = verdictInvalid // the lookup failed before any decision
 	default:
 		c.decided(dec)
 	}
-	return val, errno, aborted, true
+	return res
 }
 
-// deny answers a call the policy refused. A malformed address keeps the
+// deny is the answer to a call the policy refused. A malformed address keeps the
 // errno Linux gives it, so that a deny policy changes no error the program
 // would have seen anyway.
-func (c *call) deny(sock int, si sockInfo, addr []byte, dec policy.Decision) {
+func (c *call) deny(sock int, si sockInfo, addr []byte, dec policy.Decision) result {
 	typ, _ := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
 	v6only := false
 	if si.family == unix.AF_INET6 {
@@ -333,20 +318,18 @@ func (c *call) deny(sock int, si sockInfo, addr []byte, dec policy.Decision) {
 		}
 	}
 	if e := familyErrno(si.family, typ, v6only, addr); e != 0 {
-		c.rec.Reason = "malformed for this socket: " + errnoName(e)
-		c.respond(0, e)
-		return
+		return reply(0, e).because("malformed for this socket: " + errnoName(e))
 	}
-	c.respond(0, dec.Errno)
+	return reply(0, dec.Errno)
 }
 
 // pass makes a call whose address names no destination the policy speaks
 // of: the kernel then answers with exactly the error (or, for AF_UNSPEC, the
 // disconnect) it would have given the child.
-func (c *call) pass(sock int, addr []byte, d dest) {
+func (c *call) pass(sock int, addr []byte, d dest) result {
 	c.rec.Verdict = verdictPass
 	if d.kind == destUnspec {
 		c.rec.Dest = "AF_UNSPEC"
 	}
-	c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+	return c.perform(func() unix.Errno { return rawConnect(sock, addr) })
 }

@@ -4,11 +4,12 @@ import (
 	"sandbox/seccomp"
 )
 
-// handler is one trapped syscall: the function that answers it and, when
-// only some of its calls need an answer, the register conditions that pick
-// them (the others run untouched, as they name no destination).
+// handler is one trapped syscall: the function that decides its answer
+// (see result) and, when only some of its calls need an answer, the
+// register conditions that pick them (the others run untouched, as they
+// name no destination).
 type handler struct {
-	fn   func(*call)
+	fn   func(*call) result
 	when []seccomp.Cond
 	// hostOnly: trapped in --net host only. In the other modes the
 	// program's network namespace is its own, and nothing outside can

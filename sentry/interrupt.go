@@ -44,16 +44,20 @@ var installInterrupt = sync.OnceValue(func() error {
 
 // interruptible runs op — a call made for the caller of c, which may block
 // — on the current goroutine's thread, where the monitor can interrupt it
-// with interruptSignal once the caller has stopped waiting. aborted reports
-// that this happened (op then normally fails with EINTR). With dirty set the
+// with interruptSignal once the caller has stopped waiting: the result is
+// then interrupted, else op's value or errno. With dirty set the
 // thread is never returned to Go's pool: op changed the thread's
 // credentials, so it must end with the goroutine.
-func (c *call) interruptible(dirty bool, op func() (int64, unix.Errno)) (val int64, errno unix.Errno, aborted bool) {
+func (c *call) interruptible(dirty bool, op func() (int64, unix.Errno)) result {
 	runtime.LockOSThread()
 	c.opMu.Lock()
 	c.opTid = unix.Gettid()
 	c.opMu.Unlock()
-	var signalled bool
+	var (
+		val                int64
+		errno              unix.Errno
+		aborted, signalled bool
+	)
 	for {
 		val, errno = op()
 		c.opMu.Lock()
@@ -80,5 +84,8 @@ func (c *call) interruptible(dirty bool, op func() (int64, unix.Errno)) (val int
 	if !dirty && !signalled {
 		runtime.UnlockOSThread()
 	}
-	return val, errno, aborted
+	if aborted {
+		return result{kind: interrupted, errno: errno}
+	}
+	return reply(val, errno)
 }

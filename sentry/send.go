@@ -61,76 +61,76 @@ const (
 // Linux checks the buffer's range (access_ok: EFAULT), then the fd (EBADF,
 // ENOTSOCK), then the address length (EINVAL) and copies the address
 // (EFAULT), then hands over to the protocol.
-func sysSendto(c *call) {
+func sysSendto(c *call) result {
 	fd := int(int32(c.n.Args[0]))
 	c.rec.Fd = fd
 	length := min(c.n.Args[2], maxRWCount)
 	if !accessOK(c.n.Args[1], length) {
-		c.invalid(unix.EFAULT, "the buffer is outside the program's address space")
-		return
+		return invalid(unix.EFAULT, "the buffer is outside the program's address space")
 	}
-	sock, si, ok := c.socketArg(fd)
-	if !ok {
-		return
+	sock, si, err := c.socketArg(fd)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
 	addrLen := int(int32(uint32(c.n.Args[5])))
-	name, ok := c.readSockaddr(c.n.Args[4], addrLen)
-	if !ok {
-		return
+	name, err := c.readSockaddr(c.n.Args[4], addrLen)
+	if err != nil {
+		return resultOf(err)
 	}
 	m := &outMsg{sendto: true, name: name, iovs: []unix.RemoteIovec{{Base: uintptr(c.n.Args[1]), Len: int(length)}}}
 	defer m.release()
 	flags := int(uint32(c.n.Args[3]))
-	c.sendAndAnswer(sock, si, m, flags)
+	return c.sendMessage(sock, si, m, flags)
 }
 
 // sysSendmsg handles sendmsg(2): sendmsg(int fd, const struct msghdr *msg,
 // int flags).
-func sysSendmsg(c *call) {
+func sysSendmsg(c *call) result {
 	flags := int(uint32(c.n.Args[2]))
-	sock, si, ok := c.msgSocket(flags)
-	if !ok {
-		return
+	sock, si, err := c.msgSocket(flags)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
 	m, errno, err := c.copyMsghdr(sock, c.n.Args[1])
 	switch {
 	case err != nil:
-		c.failClosed(err)
-		return
+		return failClosed(err)
 	case errno != 0:
-		c.invalid(errno, "malformed message header")
-		return
+		return invalid(errno, "malformed message header")
 	}
 	defer m.release()
-	c.sendAndAnswer(sock, si, m, flags)
+	return c.sendMessage(sock, si, m, flags)
 }
 
 // msgSocket makes sendmsg's and sendmmsg's first checks, in Linux's order
 // — the kernel's own MSG_CMSG_COMPAT flag is refused (EINVAL) before the
 // fd is looked at — and duplicates the socket named by the first argument
 // (see socketArg).
-func (c *call) msgSocket(flags int) (int, sockInfo, bool) {
+func (c *call) msgSocket(flags int) (int, sockInfo, error) {
 	fd := int(int32(c.n.Args[0]))
 	c.rec.Fd = fd
 	if flags&msgCmsgCompat != 0 {
-		c.invalid(unix.EINVAL, "MSG_CMSG_COMPAT")
-		return -1, sockInfo{}, false
+		return -1, sockInfo{}, errInvalid(unix.EINVAL, "MSG_CMSG_COMPAT")
 	}
 	return c.socketArg(fd)
 }
 
-// sendAndAnswer prepares one message, sends it when the policy allows and
-// answers the program: the end of sendto and sendmsg alike.
-func (c *call) sendAndAnswer(sock int, si sockInfo, m *outMsg, flags int) {
-	if !c.prepare(sock, si, m) || !c.stillWaiting() {
-		return
+// sendMessage prepares one message and sends it when the policy allows:
+// the end of sendto and sendmsg alike.
+func (c *call) sendMessage(sock int, si sockInfo, m *outMsg, flags int) result {
+	if err := c.prepare(sock, si, m); err != nil {
+		return failClosed(err)
 	}
-	val, errno, aborted, ok := c.sendOne(sock, si, m, flags)
-	if ok {
-		c.answerSend(sock, val, errno, aborted)
+	if !c.stillWaiting() {
+		return gone
 	}
+	res, err := c.sendOne(sock, si, m, flags)
+	if err != nil {
+		return failClosed(err)
+	}
+	return c.sendInterrupted(sock, res)
 }
 
 // sysSendmmsg handles sendmmsg(2): sendmmsg(int fd, struct mmsghdr *msgvec,
@@ -138,64 +138,29 @@ func (c *call) sendAndAnswer(sock int, si sockInfo, m *outMsg, flags int) {
 // that fails — one the policy denies included — or that a stream sends
 // only in part, and returns the number sent, or that message's error when
 // it is the first; each sent message's length is written to its msg_len.
-func sysSendmmsg(c *call) {
+func sysSendmmsg(c *call) result {
 	vec, vlen, flags := c.n.Args[1], uint32(c.n.Args[2]), int(uint32(c.n.Args[3]))
-	sock, si, ok := c.msgSocket(flags)
-	if !ok {
-		return
+	sock, si, err := c.msgSocket(flags)
+	if err != nil {
+		return resultOf(err)
 	}
 	defer unix.Close(sock)
 	vlen = min(vlen, uioMaxIOV)
 	sent := int64(0)
 	var errno unix.Errno
 	for i := range uint64(vlen) {
-		entry := vec + i*mmsghdrSize
-		m, e, err := c.copyMsghdr(sock, entry)
+		res, short, err := c.sendEntry(sock, si, vec+i*mmsghdrSize, flags, i == uint64(vlen)-1)
 		if err != nil {
-			c.failClosed(err)
-			return
+			return resultOf(err)
 		}
-		if e == 0 && !c.prepare(sock, si, m) {
-			m.release()
-			return
-		}
-		if !c.stillWaiting() {
-			m.release()
-			return
-		}
-		var n int64
-		if e == 0 {
-			// Every message but the last is sent with MSG_BATCH, and
-			// with the MSG_EOR of its own msg_flags.
-			f := flags | int(m.flags)&unix.MSG_EOR
-			if i < uint64(vlen)-1 {
-				f |= unix.MSG_BATCH
+		if res.kind != answered {
+			if sent > 0 {
+				return reply(sent, 0)
 			}
-			var aborted, ok bool
-			n, e, aborted, ok = c.sendOne(sock, si, m, f)
-			if !ok {
-				m.release()
-				return // answered
-			}
-			if aborted {
-				m.release()
-				if sent > 0 {
-					c.respond(sent, 0)
-				} else {
-					c.answerSend(sock, 0, e, true)
-				}
-				return
-			}
+			return c.sendInterrupted(sock, res)
 		}
-		short := e == 0 && n < int64(m.asked)
-		m.release()
-		if e != 0 {
-			errno = e
-			break
-		}
-		// The kernel writes each message's length back as it goes.
-		if err := c.task.writeUint32(entry+msghdrSize, uint32(n)); err != nil {
-			errno = unix.EFAULT
+		if res.errno != 0 {
+			errno = res.errno
 			break
 		}
 		sent++
@@ -204,10 +169,47 @@ func sysSendmmsg(c *call) {
 		}
 	}
 	if sent > 0 {
-		c.respond(sent, 0)
-		return
+		return reply(sent, 0)
 	}
-	c.respond(0, errno)
+	return reply(0, errno)
+}
+
+// sendEntry copies, decides and sends the message of sendmmsg's vector
+// entry at entry, and writes the length sent back to its msg_len, as the
+// kernel does as it goes. short: a stream took only part of the message,
+// and the batch ends there. An error ends the whole call (an answerError,
+// or a failure that fails closed).
+func (c *call) sendEntry(sock int, si sockInfo, entry uint64, flags int, last bool) (res result, short bool, err error) {
+	m, e, err := c.copyMsghdr(sock, entry)
+	if err != nil {
+		return result{}, false, err
+	}
+	defer m.release()
+	if e != 0 {
+		if !c.stillWaiting() {
+			return result{}, false, errGone
+		}
+		return reply(0, e), false, nil
+	}
+	if err := c.prepare(sock, si, m); err != nil {
+		return result{}, false, err
+	}
+	if !c.stillWaiting() {
+		return result{}, false, errGone
+	}
+	// Every message but the last is sent with MSG_BATCH, and with the
+	// MSG_EOR of its own msg_flags.
+	f := flags | int(m.flags)&unix.MSG_EOR
+	if !last {
+		f |= unix.MSG_BATCH
+	}
+	if res, err = c.sendOne(sock, si, m, f); err != nil || !res.succeeded() {
+		return res, false, err
+	}
+	if err := c.task.writeUint32(entry+msghdrSize, uint32(res.val)); err != nil {
+		return reply(0, unix.EFAULT), false, nil
+	}
+	return res, res.val < int64(m.asked), nil
 }
 
 // msgCmsgCompat is MSG_CMSG_COMPAT, the kernel's own flag for 32-bit
@@ -216,41 +218,29 @@ const msgCmsgCompat = 0x80000000
 
 // socketArg duplicates the program's fd and checks it is a socket, in
 // Linux's order (EBADF, then ENOTSOCK), as sockfd_lookup does for every
-// socket call but connect. ok is false when the call has been answered.
-func (c *call) socketArg(fd int) (int, sockInfo, bool) {
-	sock, ok := c.getfd(fd)
-	if !ok {
-		return -1, sockInfo{}, false
+// socket call but connect.
+func (c *call) socketArg(fd int) (int, sockInfo, error) {
+	sock, err := c.getfd(fd)
+	if err != nil {
+		return -1, sockInfo{}, err
 	}
 	si, err := sockInfoOf(sock)
 	if err != nil {
 		unix.Close(sock)
 		if errors.Is(err, unix.ENOTSOCK) {
-			c.invalid(unix.ENOTSOCK, "not a socket")
-		} else {
-			c.failClosed(err)
+			return -1, sockInfo{}, errInvalid(unix.ENOTSOCK, "not a socket")
 		}
-		return -1, sockInfo{}, false
+		return -1, sockInfo{}, err
 	}
-	return sock, si, true
+	return sock, si, nil
 }
 
-// readFailed answers a call whose argument could not be read.
-func (c *call) readFailed(what string, err error) {
-	if errors.Is(err, unix.EFAULT) {
-		c.invalid(unix.EFAULT, what+" not readable")
-		return
-	}
-	c.failClosed(fmt.Errorf("read %s: %w", what, err))
-}
-
-// sendOne decides and makes one send of prepared m on sock. ok is false
-// when the call has been answered already (it failed closed).
-func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, errno unix.Errno, aborted, ok bool) {
+// sendOne decides and makes one send of prepared m on sock. An error is a
+// failure of the supervisor's, which fails the call closed.
+func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (result, error) {
 	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
-		c.failClosed(fmt.Errorf("SO_TYPE: %w", err))
-		return 0, 0, false, false
+		return result{}, fmt.Errorf("SO_TYPE: %w", err)
 	}
 	// The kernel checks some sends against the sender's capabilities: a
 	// netlink message (CAP_NET_ADMIN to change routes, addresses,
@@ -266,8 +256,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 	if asProgram {
 		var err error
 		if childCreds, err = taskCreds(c.task.tid); err != nil {
-			c.failClosed(err)
-			return 0, 0, false, false
+			return result{}, err
 		}
 		dirty = !childCreds.equal(c.s.creds)
 	}
@@ -281,18 +270,16 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 			return c.sendPrepared(sock, m, name, flags)
 		}
 	}
-	pass := func() (int64, unix.Errno, bool, bool) {
+	pass := func() (result, error) {
 		c.quiet = true
-		val, errno, aborted = c.run(dirty, send(m.name))
-		return val, errno, aborted, true
+		return c.run(dirty, send(m.name)), nil
 	}
 	if si.family == unix.AF_UNIX {
 		c.rec.Proto = policy.Unix.String()
 		// unix_*_sendmsg parse the control messages first (but a
 		// seqpacket socket must be connected before that).
 		if m.ctlErr != 0 && (typ != unix.SOCK_SEQPACKET || connected(sock)) {
-			c.rec.Verdict, c.rec.Reason = verdictInvalid, "control message refused"
-			return 0, m.ctlErr, false, true
+			return invalid(m.ctlErr, "control message refused"), nil
 		}
 	}
 	if m.name == nil {
@@ -310,8 +297,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 				// of checks, and sends nothing.
 				return pass()
 			}
-			c.rec.Verdict, c.rec.Reason = verdictInvalid, "malformed address for this socket"
-			return 0, bad, false, true
+			return invalid(bad, "malformed address for this socket"), nil
 		}
 		if !has {
 			// The protocol never sends to this name (TCP without
@@ -321,10 +307,9 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 		}
 		dec, judged := c.decideIP(sock, ipProto(si), ap)
 		if dec.Verdict != policy.Allow {
-			return 0, deniedSend(sock, m, dec.Errno), false, true
+			return reply(0, deniedSend(sock, m, dec.Errno)), nil
 		}
-		val, errno, aborted = c.run(dirty, send(pinAddr(m.name, si.family, judged)))
-		return val, errno, aborted, true
+		return c.run(dirty, send(pinAddr(m.name, si.family, judged))), nil
 	case unix.AF_UNIX:
 		d := decodeSockaddr(m.name)
 		if typ != unix.SOCK_DGRAM || d.kind != destUnixPath && d.kind != destUnixAbstract {
@@ -336,7 +321,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 		}
 		if d.kind == destUnixPath {
 			reached := false
-			val, errno, aborted, ok = c.atUnixPath(d.unix, func(target int) (int64, unix.Errno) {
+			res := c.atUnixPath(d.unix, func(target int) (int64, unix.Errno) {
 				reached = true
 				if m.claims {
 					// The lookup and the socket's write permission are
@@ -349,20 +334,22 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 				}
 				return c.sendPrepared(sock, m, fdSockaddr(target), flags)
 			})
-			if ok && !aborted && !reached {
-				val, errno, aborted = c.beforeLookup(sock, m, flags, errno)
+			if res.kind == answered && !reached {
+				// Nothing was sent: the kernel may have refused
+				// the send for another reason first.
+				before := c.beforeLookup(sock, m, flags, res.errno)
+				before.verdict, before.reason = res.verdict, res.reason
+				return before, nil
 			}
-			return val, errno, aborted, ok
+			return res, nil
 		}
 		c.rec.Dest = "@" + d.unix
 		dec := c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: "@" + d.unix})
 		c.decided(dec)
 		if dec.Verdict != policy.Allow {
-			val, errno, aborted = c.beforeLookup(sock, m, flags, dec.Errno)
-			return val, errno, aborted, true
+			return c.beforeLookup(sock, m, flags, dec.Errno), nil
 		}
-		val, errno, aborted = c.run(dirty, send(m.name))
-		return val, errno, aborted, true
+		return c.run(dirty, send(m.name)), nil
 	case unix.AF_NETLINK, unix.AF_PACKET:
 		// Netlink reaches this machine's kernel; packet sockets exist
 		// only where they see nothing but the sandbox's own namespace
@@ -370,9 +357,8 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (val int64, 
 		return pass()
 	}
 	dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
-	c.rec.Reason = "socket family " + strconv.Itoa(si.family) + " is not covered by the policy"
 	c.decided(dec)
-	return 0, deniedSend(sock, m, dec.Errno), false, true
+	return reply(0, deniedSend(sock, m, dec.Errno)).because("socket family " + strconv.Itoa(si.family) + " is not covered by the policy"), nil
 }
 
 // deniedSend is the answer to a send the policy refused: errno, but for a
@@ -400,38 +386,35 @@ func connected(sock int) bool {
 // no socket there (ECONNREFUSED; EACCES for a caller that may not write to
 // the root directory) — that is, nothing is sent. Any other result is
 // the program's, ahead of errno.
-func (c *call) beforeLookup(sock int, m *outMsg, flags int, errno unix.Errno) (int64, unix.Errno, bool) {
+func (c *call) beforeLookup(sock int, m *outMsg, flags int, errno unix.Errno) result {
 	root := []byte{0, 0, '/', 0}
 	binary.NativeEndian.PutUint16(root, unix.AF_UNIX)
-	_, e, aborted := c.run(false, func() (int64, unix.Errno) { return c.sendPrepared(sock, m, root, flags) })
+	res := c.run(false, func() (int64, unix.Errno) { return c.sendPrepared(sock, m, root, flags) })
 	switch {
-	case aborted:
-		return 0, e, true
-	case e == unix.ECONNREFUSED || e == unix.EACCES:
-		return 0, errno, false
-	case e == 0:
+	case res.kind != answered:
+		return res
+	case res.errno == unix.ECONNREFUSED || res.errno == unix.EACCES:
+		return reply(0, errno)
+	case res.errno == 0:
 		// "/" is a directory: this cannot be. Say nothing was sent.
-		return 0, unix.ECONNREFUSED, false
+		return reply(0, unix.ECONNREFUSED)
 	}
-	return 0, e, false
+	return reply(0, res.errno)
 }
 
-// answerSend answers a send with a result of run. A send interrupted by a
-// signal is restarted or fails with EINTR as the handler asks — but a
-// socket with a send timeout (SO_SNDTIMEO) always fails with EINTR
-// (sock_intr_errno), whatever the handler asks.
-func (c *call) answerSend(sock int, val int64, errno unix.Errno, aborted bool) {
-	if aborted {
-		c.opMu.Lock()
-		forSignal := c.forSignal
-		c.opMu.Unlock()
-		if tv, err := unix.GetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_SNDTIMEO); forSignal && err == nil && (tv.Sec != 0 || tv.Usec != 0) {
-			c.rec.Reason = "interrupted by a signal: EINTR, as for every send with a timeout"
-			c.respond(0, unix.EINTR)
-			return
-		}
+// sendInterrupted is the result of a send on sock, res, once an
+// interruption is settled: a send interrupted by a signal is restarted or
+// fails with EINTR as the handler asks (see deliver) — but a socket with a
+// send timeout (SO_SNDTIMEO) always fails with EINTR (sock_intr_errno),
+// whatever the handler asks.
+func (c *call) sendInterrupted(sock int, res result) result {
+	if res.kind != interrupted || !c.interruptedForSignal() {
+		return res
 	}
-	c.answer(val, errno, aborted)
+	if tv, err := unix.GetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_SNDTIMEO); err == nil && (tv.Sec != 0 || tv.Usec != 0) {
+		return reply(0, unix.EINTR).because("interrupted by a signal: EINTR, as for every send with a timeout")
+	}
+	return res
 }
 
 // raiseClaimCaps makes effective again, on a thread that took the

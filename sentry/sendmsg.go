@@ -123,13 +123,12 @@ func controlFault(sock int, n uint64) unix.Errno {
 // can be and laid out so that the supervisor's own send faults at the
 // very same byte: the kernel then decides, as for the program, whether
 // that is EFAULT (a datagram, or a stream's first chunk) or a short count
-// (a stream that had copied whole chunks before). false: the call has been
-// answered (it failed closed).
-func (c *call) prepare(sock int, si sockInfo, m *outMsg) bool {
+// (a stream that had copied whole chunks before). An error is a failure of
+// the supervisor's: the call fails closed.
+func (c *call) prepare(sock int, si sockInfo, m *outMsg) error {
 	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
-		c.failClosed(fmt.Errorf("SO_TYPE: %w", err))
-		return false
+		return fmt.Errorf("SO_TYPE: %w", err)
 	}
 	stream := typ == unix.SOCK_STREAM
 	for _, v := range m.iovs {
@@ -148,13 +147,11 @@ func (c *call) prepare(sock int, si sockInfo, m *outMsg) bool {
 	m.local, m.data = iovs, make([]byte, m.total)
 	got, err := c.task.readv(m.data, iovs)
 	if err != nil && !errors.Is(err, unix.EFAULT) {
-		c.failClosed(fmt.Errorf("read the payload: %w", err))
-		return false
+		return fmt.Errorf("read the payload: %w", err)
 	}
 	if got < m.total {
 		if err := m.faultAt(got); err != nil {
-			c.failClosed(err)
-			return false
+			return err
 		}
 	}
 	return c.prepareControl(si, m)
@@ -162,19 +159,18 @@ func (c *call) prepare(sock int, si sockInfo, m *outMsg) bool {
 
 // prepareControl translates m's control messages for a socket of si's
 // family; a unix socket gets them even where the program gave none (the
-// credentials: see translateControl). false: the call has been answered.
-func (c *call) prepareControl(si sockInfo, m *outMsg) bool {
+// credentials: see translateControl).
+func (c *call) prepareControl(si sockInfo, m *outMsg) error {
 	if len(m.control) == 0 && si.family != unix.AF_UNIX {
-		return true
+		return nil
 	}
 	ctl, closeFds, errno, claims, err := c.translateControl(si.family, m.control)
 	m.undo = append(m.undo, closeFds)
 	if err != nil {
-		c.failClosed(err)
-		return false
+		return err
 	}
 	m.ctl, m.ctlErr, m.claims = ctl, errno, claims
-	return true
+	return nil
 }
 
 // faultAt moves the payload's first got bytes (all that was readable) to
