@@ -59,8 +59,8 @@ func dnsRecord(d netstack.DNSRecord) *Record {
 	}
 }
 
-// logDNS is netstack's DNS log for a, or nil when there is no audit log.
-func (a *AuditLog) logDNS() func(netstack.DNSRecord) {
+// DNSLog is netstack's DNS log for a, or nil when there is no audit log.
+func (a *AuditLog) DNSLog() func(netstack.DNSRecord) {
 	if a == nil {
 		return nil
 	}

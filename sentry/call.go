@@ -16,7 +16,7 @@ import (
 
 // call is one trapped syscall on its way to an answer.
 type call struct {
-	s       *Supervisor
+	s       *Server
 	n       *seccomp.Notif
 	task    *task
 	rec     Record
@@ -48,7 +48,7 @@ type call struct {
 
 // handle answers one notification. It runs on the receiver goroutine; the
 // monitor starts another receiver if it takes long.
-func (s *Supervisor) handle(c *call) {
+func (s *Server) handle(c *call) {
 	n := c.n
 	c.rec = Record{Time: c.start, Pid: n.Pid, Syscall: n.Syscall, Fd: -1}
 	s.monitor.add(c)

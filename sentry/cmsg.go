@@ -146,7 +146,7 @@ func credsMessage(pid, uid, gid int) []byte {
 // routesBySource reports whether control holds a message that can source
 // route the packet — IPv4 options (IP_RETOPTS, which may hold a source
 // route) or an IPv6 routing header — and so send it first to a host the
-// policy did not judge (see filterRules). It looks at every well-formed
+// policy did not judge (see FilterRules). It looks at every well-formed
 // message; the kernel refuses malformed ones itself.
 func routesBySource(control []byte) bool {
 	ne := binary.NativeEndian

@@ -69,9 +69,9 @@ func refusedFamilies() []uint32 {
 // signalCalls name a process or thread by their first argument.
 var signalCalls = []string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open"}
 
-// filterRules is the filter for a program of mode whose supervisor and
+// FilterRules is the filter for a program of mode whose supervisor and
 // watchdog are the processes protected.
-func filterRules(mode NetMode, protected ...int) []seccomp.Rule {
+func FilterRules(mode NetMode, protected ...int) []seccomp.Rule {
 	var rules []seccomp.Rule
 	for name, h := range handlers {
 		if h.hostOnly && mode != NetHost {
@@ -151,7 +151,8 @@ func filterRules(mode NetMode, protected ...int) []seccomp.Rule {
 	return rules
 }
 
-// trapped lists the syscalls the filter sends to the supervisor.
-func trapped() []string {
-	return seccomp.Notified(filterRules(NetHost))
+// Trapped lists the syscalls the filter sends to the supervisor, in any
+// mode: a listener serves those it is sent.
+func Trapped() []string {
+	return seccomp.Notified(FilterRules(NetHost))
 }

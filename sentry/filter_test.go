@@ -13,7 +13,7 @@ import (
 // proto) with, or 0 when the call goes through (it is never trapped).
 func socketErrno(mode NetMode, family, typ, proto uint32) unix.Errno {
 	args := [3]uint64{uint64(family) | 0xdead_0000_0000_0000, uint64(typ), uint64(proto)} // upper halves the kernel ignores
-	for _, r := range filterRules(mode, 1) {
+	for _, r := range FilterRules(mode, 1) {
 		if r.Syscall != "socket" {
 			continue
 		}
@@ -82,7 +82,7 @@ func TestSCTPRefusedInHostMode(t *testing.T) {
 // network can reach what the program binds.
 func TestBindTrappedInHostModeOnly(t *testing.T) {
 	for mode, want := range map[NetMode]bool{NetHost: true, NetNone: false, NetSandbox: false} {
-		notified := seccomp.Notified(filterRules(mode, 1))
+		notified := seccomp.Notified(FilterRules(mode, 1))
 		for _, call := range []string{"bind", "listen"} {
 			if got := slices.Contains(notified, call); got != want {
 				t.Errorf("%s: %s trapped = %v, want %v", mode, call, got, want)

@@ -331,7 +331,7 @@ rules:
 				}
 			}
 			if len(c.logs) > 0 && !strings.Contains(stderr.String(), "sandbox: netstack:") {
-				t.Errorf("nothing of netstack's on stderr: is netstack.Config.Log wired to stderr (sentry/supervisor.go)?")
+				t.Errorf("nothing of netstack's on stderr: is netstack.Config.Log wired to stderr (spawn/run.go)?")
 			}
 			for _, l := range c.logs {
 				if n := strings.Count(stderr.String(), l); n != 1 {

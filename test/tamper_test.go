@@ -12,7 +12,7 @@ import (
 )
 
 // tamperDropped are the capabilities no program under the sandbox holds
-// in any mode (sentry/caps.go says why each); --net host drops
+// in any mode (spawn/caps.go says why each); --net host drops
 // CAP_NET_RAW too.
 var tamperDropped = map[string]uint{
 	"CAP_NET_ADMIN":  unix.CAP_NET_ADMIN,

@@ -21,6 +21,7 @@ import (
 
 	"sandbox/policy"
 	"sandbox/sentry"
+	"sandbox/spawn"
 )
 
 // exitSandbox is the status of the sandbox's own failures, before the
@@ -49,8 +50,8 @@ check  validates policy files and prints one line per rule; exits 1 if any
 `
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == sentry.InitArg {
-		sentry.InitMain() // never returns
+	if len(os.Args) > 1 && os.Args[1] == spawn.InitArg {
+		spawn.InitMain() // never returns
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -125,7 +126,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	// Say what the environment withholds (as a container does) before
 	// anything starts, rather than fail half-way with a bare errno.
-	if err := sentry.CheckPrivileges(mode); err != nil {
+	if err := spawn.CheckPrivileges(mode); err != nil {
 		return fail(stderr, "%s", oneLine(err))
 	}
 
@@ -148,7 +149,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		audit = sentry.NewAuditLog(f)
 	}
 
-	status, err := sentry.Run(sentry.Config{
+	status, err := spawn.Run(spawn.Config{
 		Policy: pol,
 		Audit:  audit,
 		Net:    mode,
@@ -161,7 +162,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		Stderr: os.Stderr,
 	})
 	if err != nil {
-		var se *sentry.StartError
+		var se *spawn.StartError
 		if errors.As(err, &se) {
 			return fail(stderr, "%s", oneLine(err))
 		}

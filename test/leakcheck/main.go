@@ -19,11 +19,12 @@ import (
 
 	"sandbox/policy"
 	"sandbox/sentry"
+	"sandbox/spawn"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == sentry.InitArg {
-		sentry.InitMain()
+	if len(os.Args) > 1 && os.Args[1] == spawn.InitArg {
+		spawn.InitMain()
 	}
 	if len(os.Args) < 5 {
 		fmt.Fprintln(os.Stderr, "usage: leakcheck RUNS host|sandbox POLICY PROG [ARGS...]")
@@ -46,7 +47,7 @@ func main() {
 		fail(err)
 	}
 	for i := 1; i <= runs; i++ {
-		status, err := sentry.Run(sentry.Config{
+		status, err := spawn.Run(spawn.Config{
 			Policy: pol,
 			Net:    sentry.NetMode(os.Args[2]),
 			// A dead resolver: the machine's own is never asked.

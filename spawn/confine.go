@@ -1,7 +1,8 @@
-package sentry
+package spawn
 
 import (
 	"fmt"
+	"sandbox/sentry"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,7 +12,7 @@ import (
 // enters a Landlock domain that keeps the program from tracing or
 // signalling any process outside it (enterLandlockDomain). Like the filter,
 // both bind the calling thread, which is the one that execs.
-func confineProgram(mode NetMode) error {
+func confineProgram(mode sentry.NetMode) error {
 	if err := dropCaps(mode); err != nil {
 		return err
 	}

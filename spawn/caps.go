@@ -1,8 +1,9 @@
-package sentry
+package spawn
 
 import (
 	"errors"
 	"fmt"
+	"sandbox/sentry"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,15 +57,15 @@ var droppedCaps = []uintptr{
 // working.
 var hostDroppedCaps = []uintptr{unix.CAP_NET_RAW}
 
-// dropCaps removes droppedCaps (and hostDroppedCaps for NetHost) from the
+// dropCaps removes droppedCaps (and hostDroppedCaps for sentry.NetHost) from the
 // calling thread's bounding, permitted, effective, inheritable and ambient
 // sets, so that the program it execs neither holds them nor can gain them.
 // The init step calls it after setting its network up, which needs
 // CAP_NET_ADMIN and CAP_SYS_ADMIN, and after loading the filter, which
 // sets no_new_privs.
-func dropCaps(mode NetMode) error {
+func dropCaps(mode sentry.NetMode) error {
 	drop := droppedCaps
-	if mode == NetHost {
+	if mode == sentry.NetHost {
 		drop = append(drop[:len(drop):len(drop)], hostDroppedCaps...)
 	}
 	eff, err := effectiveCaps()

@@ -1,4 +1,4 @@
-package sentry
+package spawn
 
 import (
 	"errors"
@@ -16,6 +16,7 @@ import (
 	"sandbox/netstack"
 	"sandbox/policy"
 	"sandbox/seccomp"
+	"sandbox/sentry"
 )
 
 // InitArg is the first argument with which the sandbox re-executes itself as
@@ -25,9 +26,9 @@ const InitArg = "__sandbox_init"
 // Config says what to run and under which policy.
 type Config struct {
 	Policy *policy.Policy
-	Audit  *AuditLog // nil: no audit log
-	Net    NetMode   // NetHost when empty
-	// DNS is the resolver the sandbox's DNS asks in NetSandbox mode (the
+	Audit  *sentry.AuditLog // nil: no audit log
+	Net    sentry.NetMode   // sentry.NetHost when empty
+	// DNS is the resolver the sandbox's DNS asks in sentry.NetSandbox mode (the
 	// host's own when invalid).
 	DNS netip.AddrPort
 
@@ -40,22 +41,6 @@ type Config struct {
 	// Self is the executable to re-execute as the init step;
 	// "/proc/self/exe" when empty.
 	Self string
-}
-
-// Supervisor serves one sandboxed program's trapped calls.
-type Supervisor struct {
-	policy   *policy.Policy
-	audit    *AuditLog
-	listener *seccomp.Listener
-	creds    creds
-	monitor  *monitor
-	tasks    *taskCache
-	mode     NetMode
-	names    *netstack.Names // NetSandbox: what the sandbox's DNS resolved
-	// netns is the cookie of the program's network namespace
-	// (NetSandbox): only its sockets see the gateway as the gateway.
-	netns uint64
-	pid   int
 }
 
 // StartError is a failure before the program ran: the sandbox, not the
@@ -72,15 +57,8 @@ func Run(cfg Config) (int, error) {
 	if err := seccomp.CheckSupport(); err != nil {
 		return fail(err)
 	}
-	if err := installInterrupt(); err != nil {
-		return fail(err)
-	}
 	if err := becomeSubreaper(); err != nil {
 		return fail(fmt.Errorf("become the subreaper of the program's processes: %w", err))
-	}
-	self, err := selfCreds()
-	if err != nil {
-		return fail(err)
 	}
 	// Signals that arrive from now on are queued and passed on once the
 	// program runs.
@@ -101,7 +79,7 @@ func Run(cfg Config) (int, error) {
 	}
 	defer unshield()
 	want := 1
-	if p.mode == NetSandbox {
+	if p.mode == sentry.NetSandbox {
 		want = 3 // and the TUN device, and a socket of the namespace
 	}
 	fds, err := seccomp.TakeFds(p.status, p.cmd.Process.Pid, want)
@@ -115,7 +93,7 @@ func Run(cfg Config) (int, error) {
 		}
 		return fail(fmt.Errorf("%w (init step ended: %v)", err, res.state))
 	}
-	listener, err := seccomp.NewListener(fds[0], trapped())
+	listener, err := seccomp.NewListener(fds[0], sentry.Trapped())
 	if err != nil {
 		unix.Close(fds[0])
 		p.cmd.Process.Kill()
@@ -124,8 +102,8 @@ func Run(cfg Config) (int, error) {
 	}
 	var names *netstack.Names
 	var netns uint64
-	if p.mode == NetSandbox {
-		netns, err = netnsCookie(fds[2])
+	if p.mode == sentry.NetSandbox {
+		netns, err = sentry.NetnsCookie(fds[2])
 		unix.Close(fds[2])
 		if err != nil {
 			unix.Close(fds[1])
@@ -133,7 +111,7 @@ func Run(cfg Config) (int, error) {
 			<-p.exited
 			return fail(fmt.Errorf("the program's network namespace: %w", err))
 		}
-		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.logDNS(), Log: logLine})
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.DNSLog(), Log: logLine})
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.exited
@@ -142,23 +120,15 @@ func Run(cfg Config) (int, error) {
 		defer ns.Close()
 		names = ns.Names()
 	}
-	s := &Supervisor{
-		policy:   cfg.Policy,
-		audit:    cfg.Audit,
-		listener: listener,
-		creds:    self,
-		tasks:    newTaskCache(),
-		mode:     p.mode,
-		names:    names,
-		netns:    netns,
-		pid:      os.Getpid(),
+	srv, err := sentry.Serve(listener, sentry.Config{Policy: cfg.Policy, Audit: cfg.Audit, Mode: p.mode, Names: names, Netns: netns})
+	if err != nil {
+		listener.Close()
+		p.cmd.Process.Kill()
+		<-p.exited
+		return fail(err)
 	}
-	// Deferred first, so it runs last, once no call can use a task.
-	defer s.tasks.closeAll()
-	s.monitor = newMonitor(s.receive)
-	defer s.monitor.stop()
-	defer s.listener.Close()
-	go s.receive()
+	// Before netstack's Close: no trapped call is left to dial through it.
+	defer srv.Close()
 
 	// The init step's end of the status socket closes when exec succeeds
 	// (close-on-exec); otherwise it says why exec failed.
@@ -180,7 +150,7 @@ func Run(cfg Config) (int, error) {
 // initProcess is the re-executed sandbox binary on its way to becoming the
 // program.
 type initProcess struct {
-	mode   NetMode
+	mode   sentry.NetMode
 	cmd    *exec.Cmd
 	status int             // the supervisor's end of the status socket
 	exited chan waitResult // receives once the process (the program, by then) exits
@@ -202,7 +172,7 @@ func startInit(cfg Config) (*initProcess, error) {
 	}
 	mode := cfg.Net
 	if mode == "" {
-		mode = NetHost
+		mode = sentry.NetHost
 	}
 	p := &initProcess{
 		mode: mode,
@@ -236,7 +206,7 @@ func startInit(cfg Config) (*initProcess, error) {
 	}()
 	if err := <-started; err != nil {
 		unix.Close(p.status)
-		if mode != NetHost {
+		if mode != sentry.NetHost {
 			return nil, fmt.Errorf("create the program's network namespace (--net %s needs root or unprivileged user namespaces): %w", mode, err)
 		}
 		return nil, fmt.Errorf("start the init step: %w", err)
@@ -277,59 +247,6 @@ func readAll(fd int) string {
 			return strings.TrimLeft(string(msg), "\x00")
 		}
 	}
-}
-
-// receive receives trapped calls and handles each in turn, on this
-// goroutine: handing each to a goroutine of its own would cost a thread
-// wake-up — tens of microseconds on a virtual CPU — on every connect. It
-// ends when no task uses the filter any more, or when the monitor handed
-// receiving to another goroutine because a call here took long (a connect
-// to a slow host must not hold up the program's other threads).
-func (s *Supervisor) receive() {
-	for {
-		n, err := s.listener.Receive()
-		if err != nil {
-			// ErrClosed: every task under the filter has exited.
-			// Anything else leaves trapped calls unanswered, and
-			// the kernel fails them (ENOSYS) once the listener
-			// closes: closed, not open.
-			return
-		}
-		c := &call{s: s, n: n, start: time.Now(), onReceiver: true}
-		s.handle(c)
-		if !c.handedOff.CompareAndSwap(false, true) {
-			return // another receiver took over while this call ran
-		}
-	}
-}
-
-// soNetnsCookie is SO_NETNS_COOKIE (Linux 5.14), which x/sys lacks: a
-// number naming a socket's network namespace, never reused while the
-// machine runs.
-const soNetnsCookie = 71
-
-// netnsCookie is the cookie of the network namespace sock lives in.
-func netnsCookie(sock int) (uint64, error) {
-	c, err := unix.GetsockoptUint64(sock, unix.SOL_SOCKET, soNetnsCookie)
-	if err != nil {
-		return 0, fmt.Errorf("SO_NETNS_COOKIE: %w", err)
-	}
-	return c, nil
-}
-
-// inSandboxNetns reports whether sock lives in the sandbox's own network
-// namespace, where the gateway's addresses mean the host's loopback and
-// its DNS. A socket the program got from outside (over SCM_RIGHTS, or as
-// stdin) lives elsewhere: there 100.96.0.1 is whatever that namespace
-// routes it to, and is judged as itself. A socket whose namespace cannot
-// be told is not the sandbox's (judged by its real destination: the
-// stricter reading).
-func (s *Supervisor) inSandboxNetns(sock int) bool {
-	if s.mode != NetSandbox {
-		return false
-	}
-	c, err := netnsCookie(sock)
-	return err == nil && c == s.netns
 }
 
 // logLine is how the supervisor tells the user of something that went

@@ -1,7 +1,8 @@
-package sentry
+package spawn
 
 import (
 	"os"
+	"sandbox/sentry"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -35,7 +36,7 @@ func TestDropCaps(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, whose capabilities are to be dropped")
 	}
-	for _, mode := range []NetMode{NetHost, NetSandbox, NetNone} {
+	for _, mode := range []sentry.NetMode{sentry.NetHost, sentry.NetSandbox, sentry.NetNone} {
 		t.Run(string(mode), func(t *testing.T) {
 			var before, eff, prm, inh, bnd, amb uint64
 			var err error
@@ -72,7 +73,7 @@ func TestDropCaps(t *testing.T) {
 			for _, c := range droppedCaps {
 				dropped |= 1 << c
 			}
-			if mode == NetHost {
+			if mode == sentry.NetHost {
 				dropped |= 1 << unix.CAP_NET_RAW
 			}
 			for name, set := range map[string]uint64{"effective": eff, "permitted": prm, "inheritable": inh, "bounding": bnd, "ambient": amb} {
@@ -81,7 +82,7 @@ func TestDropCaps(t *testing.T) {
 				}
 			}
 			kept := uint64(1<<unix.CAP_CHOWN | 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_KILL | 1<<unix.CAP_NET_BIND_SERVICE | 1<<unix.CAP_SETPCAP)
-			if mode != NetHost {
+			if mode != sentry.NetHost {
 				kept |= 1 << unix.CAP_NET_RAW
 			}
 			if eff&kept != kept || bnd&kept != kept {

@@ -1,4 +1,4 @@
-package sentry
+package spawn
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"sandbox/sentry"
 	"syscall"
 	"time"
 
@@ -54,7 +55,7 @@ func InitMain() {
 	if len(os.Args) < 5 || os.Args[1] != InitArg {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
-	mode, path, argv := NetMode(os.Args[2]), os.Args[3], os.Args[4:]
+	mode, path, argv := sentry.NetMode(os.Args[2]), os.Args[3], os.Args[4:]
 	// The supervisor's pidfd, taken before the filter (which refuses
 	// pidfd_open of the supervisor) and proven by the parent still being
 	// the supervisor afterwards.
@@ -70,7 +71,7 @@ func InitMain() {
 	if err != nil {
 		initFail(err)
 	}
-	listener, err := seccomp.Install(filterRules(mode, supervisor, os.Getpid()))
+	listener, err := seccomp.Install(sentry.FilterRules(mode, supervisor, os.Getpid()))
 	if err != nil {
 		initFail(err)
 	}
@@ -186,7 +187,7 @@ func execMain() {
 	if len(os.Args) < 6 {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
-	mode, path, argv := NetMode(os.Args[3]), os.Args[4], os.Args[5:]
+	mode, path, argv := sentry.NetMode(os.Args[3]), os.Args[4], os.Args[5:]
 	if err := confineProgram(mode); err != nil {
 		initFail(err)
 	}
