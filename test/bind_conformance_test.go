@@ -127,16 +127,31 @@ func compareBind(t *testing.T, what string, native map[string]string, order []st
 	}
 }
 
+// bindRun is what one run of the program printed: its lines by case, and
+// the cases in the order printed.
+type bindRun struct {
+	lines map[string]string
+	order []string
+}
+
 // TestBindConformance runs every bind/listen case natively and under the
-// sandbox with an allow-all policy, in each network mode — --net host in
-// a namespace of the test's (with a non-loopback address to bind), --net
-// none and --net sandbox against a native namespace built like theirs —
-// as root, as nobody under a root supervisor, and as nobody under a
-// sandbox run by nobody: the outputs must be identical line by line. That
+// sandbox, in each network mode — --net host in a namespace of the test's
+// (with a non-loopback address to bind), --net none and --net sandbox
+// against a native namespace built like theirs — as root, as nobody under
+// a root supervisor, and as nobody under a sandbox run by nobody, with an
+// allow-all policy: the outputs must be identical line by line. That
 // proves the supervisor's binds and listens (trapped in --net host) keep
 // Linux's order of checks and errnos, and carry the program's rights: its
 // uid for the ports below 1024 and SO_REUSEPORT, its capabilities, and
-// for unix paths its cwd, root, umask and ownership.
+// for unix paths its cwd, root, umask and ownership. In --net host the
+// cases also run as root under a deny-all policy (bindHostDenyAll).
+//
+// Each mode is a subtest, and each way of running the program there a
+// subtest of it (host/root, host/nobody, host/nobody-sandbox,
+// host/deny-all, none/root, …). The native runs are the mode's: each
+// distinct native command line runs once, before the subtests that compare
+// with it — nobody and nobody-sandbox share nobody's, root and deny-all
+// root's.
 func TestBindConformance(t *testing.T) {
 	requireRoot(t)
 	prog := buildC(t, "conformance/bind.c")
@@ -145,38 +160,69 @@ func TestBindConformance(t *testing.T) {
 		mode, setup, local4 string
 		// nobodySandbox: whether the sandbox can run as nobody here.
 		nobodySandbox bool
+		// denyAll: whether to run the deny-all variant too; bind
+		// and listen are trapped, and so judged, in --net host only.
+		denyAll bool
 	}{
-		{"host", bindHostNetns, "198.18.0.1", true},
-		{"none", bindNoneNetns, "", true},
+		{"host", bindHostNetns, "198.18.0.1", true, true},
+		{"none", bindNoneNetns, "", true, false},
 		// As nobody, --net sandbox needs a /dev/net/tun open to all,
 		// which this machine kind does not have (TestSandboxModeUnprivileged
 		// opens it for itself); root's supervisor with nobody's program
 		// is run.
-		{"sandbox", bindSandboxNetns, "100.96.0.2", false},
+		{"sandbox", bindSandboxNetns, "100.96.0.2", false, false},
 	}
 	for _, m := range modes {
-		env := []string{"env"}
-		if m.local4 != "" {
-			env = append(env, "BIND_LOCAL4="+m.local4)
-		}
-		sandbox := func(prog ...string) []string { return sandboxedIn(m.mode, allowAll, prog...) }
-		for _, u := range bindUsers {
-			if u.name == "nobody-sandbox" && !m.nobodySandbox {
-				continue
+		t.Run(m.mode, func(t *testing.T) {
+			env := []string{"env"}
+			if m.local4 != "" {
+				env = append(env, "BIND_LOCAL4="+m.local4)
 			}
-			t.Run(m.mode+"/"+u.name, func(t *testing.T) {
-				native, order := bindLines(t, inBindNetns(m.setup, joinArgv(env, u.native(prog))...)...)
+			var users []bindUser
+			for _, u := range bindUsers {
+				if u.name != "nobody-sandbox" || m.nobodySandbox {
+					users = append(users, u)
+				}
+			}
+			// The native runs: each distinct command line once, here,
+			// before the subtests that compare with it.
+			natives := map[string]bindRun{}
+			nativeOf := func(prog ...string) bindRun {
+				argv := inBindNetns(m.setup, joinArgv(env, prog)...)
+				k := strings.Join(argv, "\x00")
+				if r, ok := natives[k]; ok {
+					return r
+				}
+				lines, order := bindLines(t, argv...)
 				if len(order) < 150 {
 					t.Fatalf("only %d cases ran natively; the program lost its cases", len(order))
 				}
-				// --net host runs the program in this namespace;
-				// the other modes make their own inside it, so that
-				// nothing of theirs can reach the machine's network.
-				argv := joinArgv(env, u.sandboxed(sandbox, prog))
-				sandboxed, sorder := bindLines(t, inBindNetns(m.setup, argv...)...)
-				compareBind(t, "--net "+m.mode, native, order, sandboxed, sorder)
-			})
-		}
+				natives[k] = bindRun{lines, order}
+				return natives[k]
+			}
+			userNatives := make([]bindRun, len(users))
+			for i, u := range users {
+				userNatives[i] = nativeOf(u.native(prog)...)
+			}
+			var rootNative bindRun
+			if m.denyAll {
+				rootNative = nativeOf(prog)
+			}
+			sandbox := func(prog ...string) []string { return sandboxedIn(m.mode, allowAll, prog...) }
+			for i, u := range users {
+				t.Run(u.name, func(t *testing.T) {
+					// --net host runs the program in this namespace;
+					// the other modes make their own inside it, so that
+					// nothing of theirs can reach the machine's network.
+					argv := joinArgv(env, u.sandboxed(sandbox, prog))
+					sandboxed, sorder := bindLines(t, inBindNetns(m.setup, argv...)...)
+					compareBind(t, "--net "+m.mode, userNatives[i].lines, userNatives[i].order, sandboxed, sorder)
+				})
+			}
+			if m.denyAll {
+				t.Run("deny-all", func(t *testing.T) { bindHostDenyAll(t, prog, m.setup, env, rootNative) })
+			}
+		})
 	}
 }
 
@@ -234,6 +280,7 @@ var bindDenied = map[string]string{
 	"tcp4.reuseport_listening":            "EACCES,listen=EACCES,EACCES,listen=EACCES",
 	"tcp4.reuseport_first_only":           "EACCES,listen=EACCES,EACCES,listen=EACCES",
 	"tcp4.reuseport_other_user":           "EACCES,listen=EACCES,EACCES",
+	"tcp4.port_freed_by_close":            "EACCES",
 	"tcp4.port80":                         "EACCES,listen=EACCES",
 	"tcp4.port80_any":                     "EACCES,listen=EACCES",
 	"tcp4.port1024_nobody":                "EACCES",
@@ -263,6 +310,7 @@ var bindDenied = map[string]string{
 	"tcp6.nonlocal_named":                 "EACCES",
 	"tcp6.freebind":                       "ok,local=2001:2::ff,port!=0,listen=EACCES",
 	"tcp6.eaddrinuse":                     "EACCES,listen=EACCES,EACCES",
+	"tcp6.port_freed_by_close":            "EACCES",
 	"dual.v6any_then_v4any":               "EACCES,EACCES,listen=EACCES,listen=EACCES",
 	"dual.v6only_then_v4any":              "EACCES,EACCES,listen=EACCES,listen=EACCES",
 	"dual.v4any_then_v6any":               "EACCES,EACCES,listen=EACCES,listen=EACCES",
@@ -280,6 +328,7 @@ var bindDenied = map[string]string{
 	"udp4.eaddrinuse_any":                 "EACCES,EACCES",
 	"udp4.reuseaddr":                      "EACCES,EACCES",
 	"udp4.reuseport":                      "EACCES,EACCES",
+	"udp4.port_freed_by_close":            "EACCES",
 	"udp4.port80":                         "EACCES",
 	"udp6.named_port":                     "EACCES,local=::,port=0",
 }
@@ -303,34 +352,33 @@ func bindLineMatches(got, want string) bool {
 	return true
 }
 
-// TestBindConformanceDenied runs the cases as root in --net host under a
-// policy that denies everything (default: deny, no listen rule): the lines
-// Linux rejects before any address is judged keep Linux's errno, binds to
-// the inet ports a program names and listens on the ports the kernel chose
-// get EACCES, and everything else — binds to port 0, unix binds — is as
-// native (bindDenied spells out every changed line).
-func TestBindConformanceDenied(t *testing.T) {
-	requireRoot(t)
-	prog := buildC(t, "conformance/bind.c")
+// bindHostDenyAll runs the cases as root in --net host, in a namespace
+// set up by setup with env, under a policy that denies everything
+// (default: deny, no listen rule): the lines Linux rejects before any
+// address is judged keep Linux's errno, binds to the inet ports a program
+// names and listens on the ports the kernel chose get EACCES, and
+// everything else — binds to port 0, unix binds — is as native, the run
+// as root in the same namespace without the sandbox (bindDenied spells out
+// every changed line).
+func bindHostDenyAll(t *testing.T, prog, setup string, env []string, native bindRun) {
 	denyAll := bindPolicy(t, "version: 1\ndefault: deny\n")
-	env := []string{"env", "BIND_LOCAL4=198.18.0.1"}
-	native, order := bindLines(t, inBindNetns(bindHostNetns, joinArgv(env, []string{prog})...)...)
-	denied, dorder := bindLines(t, inBindNetns(bindHostNetns, joinArgv(env, sandboxed(denyAll, prog))...)...)
+	denied, dorder := bindLines(t, inBindNetns(setup, joinArgv(env, sandboxed(denyAll, prog))...)...)
+	order := native.order
 	if strings.Join(order, ",") != strings.Join(dorder, ",") {
 		t.Fatalf("the sandboxed run printed other cases:\nnative:  %v\nsandbox: %v", order, dorder)
 	}
 	for name := range bindDenied {
-		if _, ok := native[name]; !ok {
+		if _, ok := native.lines[name]; !ok {
 			t.Errorf("bindDenied names %s, which the program did not run", name)
 		}
 	}
 	for _, name := range order {
 		want, changed := bindDenied[name]
 		if !changed {
-			want = native[name]
+			want = native.lines[name]
 		}
 		if !bindLineMatches(denied[name], want) {
-			t.Errorf("%s: native %q, deny-all %q, want %q", name, native[name], denied[name], want)
+			t.Errorf("%s: native %q, deny-all %q, want %q", name, native.lines[name], denied[name], want)
 		}
 	}
 }

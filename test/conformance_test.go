@@ -60,18 +60,33 @@ func caseLines(t *testing.T, out string) (map[string]string, []string) {
 // socket() fails with EPERM, as it does without CAP_NET_RAW.
 var refusedInHostMode = map[string]bool{"raw4.loopback": true, "raw6.loopback": true, "packet.connect": true}
 
-// TestConnectConformance runs every connect(2) case natively and under the
-// sandbox with an allow-all policy: the outputs must be identical line by
-// line — same errno, same order of checks, same state quirks — but for
-// the sockets host mode refuses.
+// TestConnectConformance runs the connect(2) conformance program natively
+// once, in a namespace of the test's own (inNetns), and then under the
+// sandbox in each way that native run is the reference for, each a
+// subtest: --net host with an allow-all policy (host/allow-all) and with a
+// deny-all one (host/deny-all), and --net sandbox (sandbox). --net none
+// (none) is compared with a native run of its own, in a namespace that
+// holds only lo as the sandbox's does; only that subtest needs it, so it
+// runs there.
 func TestConnectConformance(t *testing.T) {
 	requireRoot(t)
 	prog := buildC(t, "conformance/connect.c")
-	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	native, order := conformanceLines(t, prog)
 	if len(order) < 100 {
 		t.Fatalf("only %d cases ran natively; the program lost its cases", len(order))
 	}
+	t.Run("host/allow-all", func(t *testing.T) { connectHostAllowAll(t, prog, native, order) })
+	t.Run("host/deny-all", func(t *testing.T) { connectHostDenyAll(t, prog, native, order) })
+	t.Run("sandbox", func(t *testing.T) { connectSandboxMode(t, prog, native, order) })
+	t.Run("none", func(t *testing.T) { connectNetNone(t, prog) })
+}
+
+// connectHostAllowAll runs every connect(2) case under the sandbox with an
+// allow-all policy: the outputs must be identical line by line to the
+// native run (native, order) — same errno, same order of checks, same
+// state quirks — but for the sockets host mode refuses.
+func connectHostAllowAll(t *testing.T, prog string, native map[string]string, order []string) {
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	sandbox, sorder := conformanceLines(t, sandboxed(allowAll, prog)...)
 	if strings.Join(order, ",") != strings.Join(sorder, ",") {
 		t.Fatalf("the sandboxed run printed other cases:\nnative:  %v\nsandbox: %v", order, sorder)
@@ -87,17 +102,14 @@ func TestConnectConformance(t *testing.T) {
 	}
 }
 
-// TestConnectConformanceDenied runs the cases under a deny-everything
-// policy whose errno (EHOSTDOWN) no case produces natively: a call Linux
-// rejects before it names a destination (bad fd, bad length, bad pointer,
-// not a socket, a family the socket cannot use, a path that does not
-// resolve) keeps its native errno; every connect that would have reached a
-// destination gets EHOSTDOWN instead.
-func TestConnectConformanceDenied(t *testing.T) {
-	requireRoot(t)
-	prog := buildC(t, "conformance/connect.c")
+// connectHostDenyAll runs the cases under a deny-everything policy whose
+// errno (EHOSTDOWN) no case produces natively: a call Linux rejects before
+// it names a destination (bad fd, bad length, bad pointer, not a socket, a
+// family the socket cannot use, a path that does not resolve) keeps its
+// native errno; every connect that would have reached a destination gets
+// EHOSTDOWN instead.
+func connectHostDenyAll(t *testing.T, prog string, native map[string]string, order []string) {
 	denyAll := writePolicy(t, "version: 1\ndefault: deny\nerrno: EHOSTDOWN\n")
-	native, order := conformanceLines(t, prog)
 	denied, _ := conformanceRun(t, true, sandboxed(denyAll, prog)...)
 	kept := map[string]bool{"EBADF": true, "ENOTSOCK": true, "EFAULT": true, "EAFNOSUPPORT": true, "ENOENT": true, "ENOTDIR": true}
 	var changed int
@@ -132,16 +144,13 @@ func TestConnectConformanceDenied(t *testing.T) {
 	}
 }
 
-// TestConnectConformanceSandboxMode: the same cases under --net sandbox,
-// where every connect that leaves the program's own loopback goes through
-// netstack — which dials from a namespace of the test's (so nothing can
-// reach the real network), and answers an unreachable destination with the
-// ICMP error Linux would get — give the native output line by line.
-func TestConnectConformanceSandboxMode(t *testing.T) {
-	requireRoot(t)
-	prog := buildC(t, "conformance/connect.c")
+// connectSandboxMode: the same cases under --net sandbox, where every
+// connect that leaves the program's own loopback goes through netstack —
+// which dials from a namespace of the test's (so nothing can reach the
+// real network), and answers an unreachable destination with the ICMP
+// error Linux would get — give the native output line by line.
+func connectSandboxMode(t *testing.T, prog string, native map[string]string, order []string) {
 	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
-	native, order := conformanceLines(t, prog)
 	// The program skips the cases that name non-loopback addresses
 	// wherever it sees a route for them — as it does here, through the
 	// sandbox's TUN. This run is inside a namespace of the test's own,
@@ -163,6 +172,28 @@ func TestConnectConformanceSandboxMode(t *testing.T) {
 		}
 		if native[name] != sandbox[name] {
 			t.Errorf("%s: native %q, --net sandbox %q", name, native[name], sandbox[name])
+		}
+	}
+}
+
+// connectNetNone: the program gives the same output under --net none
+// (allow-all) as natively in an empty namespace with only lo — a native
+// environment of its own, which only this variant compares with, so it
+// runs here, once.
+func connectNetNone(t *testing.T, prog string) {
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
+	native := runCmd(t, time.Minute, inEmptyNetns(prog)...)
+	sandbox := runCmd(t, time.Minute, sandboxBin, "run", "--net", "none", "--policy", allowAll, "--", prog)
+	if native.status != 0 || sandbox.status != 0 {
+		t.Fatalf("native status %d (%s), sandbox status %d (%s)", native.status, native.stderr, sandbox.status, sandbox.stderr)
+	}
+	nl, sl := strings.Split(native.stdout, "\n"), strings.Split(sandbox.stdout, "\n")
+	if len(nl) != len(sl) {
+		t.Fatalf("native printed %d lines, sandbox %d", len(nl), len(sl))
+	}
+	for i := range nl {
+		if nl[i] != sl[i] {
+			t.Errorf("native %q, --net none %q", nl[i], sl[i])
 		}
 	}
 }

@@ -46,29 +46,6 @@ func TestNetNoneIsolates(t *testing.T) {
 	}
 }
 
-// TestNetNoneConformance: the connect(2) conformance program gives the
-// same output under --net none (allow-all) as natively in an empty
-// namespace with only lo.
-func TestNetNoneConformance(t *testing.T) {
-	requireRoot(t)
-	prog := buildC(t, "conformance/connect.c")
-	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
-	native := runCmd(t, time.Minute, inEmptyNetns(prog)...)
-	sandbox := runCmd(t, time.Minute, sandboxBin, "run", "--net", "none", "--policy", allowAll, "--", prog)
-	if native.status != 0 || sandbox.status != 0 {
-		t.Fatalf("native status %d (%s), sandbox status %d (%s)", native.status, native.stderr, sandbox.status, sandbox.stderr)
-	}
-	nl, sl := strings.Split(native.stdout, "\n"), strings.Split(sandbox.stdout, "\n")
-	if len(nl) != len(sl) {
-		t.Fatalf("native printed %d lines, sandbox %d", len(nl), len(sl))
-	}
-	for i := range nl {
-		if nl[i] != sl[i] {
-			t.Errorf("native %q, --net none %q", nl[i], sl[i])
-		}
-	}
-}
-
 // TestNetNoneUnprivileged: an unprivileged user gets --net none too (a user
 // namespace of its own, mapped to itself, with no capability left for the
 // program), and its loopback works.

@@ -13,20 +13,30 @@ func withFastOpen(argv ...string) []string {
 	return append([]string{"sh", "-c", `echo 3 > /proc/sys/net/ipv4/tcp_fastopen && exec "$@"`, "sh"}, argv...)
 }
 
-// TestSendConformance runs every sendto/sendmsg/sendmmsg case natively and
-// under the sandbox with an allow-all policy: the outputs must be
-// identical line by line — the same count or errno, the same order of
-// checks, the same data, files and credentials at the receiver, the same
-// signals. (The credentials' pid is the program's because the supervisor,
-// root here, may claim it: see send.c.)
+// TestSendConformance runs the sendto/sendmsg/sendmmsg conformance program
+// natively once, with TCP Fast Open on in a namespace of the test's own
+// (inNetns, withFastOpen), and then under the sandbox in --net host, in that
+// same namespace, with an allow-all and with a deny-all policy: the one
+// native run is the reference for both, each a subtest.
 func TestSendConformance(t *testing.T) {
 	requireRoot(t)
 	prog := buildC(t, "conformance/send.c")
-	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	native, order := conformanceLines(t, withFastOpen(prog)...)
 	if len(order) < 200 {
 		t.Fatalf("only %d cases ran natively; the program lost its cases", len(order))
 	}
+	t.Run("host/allow-all", func(t *testing.T) { sendHostAllowAll(t, prog, native, order) })
+	t.Run("host/deny-all", func(t *testing.T) { sendHostDenyAll(t, prog, native, order) })
+}
+
+// sendHostAllowAll runs every case under the sandbox with an allow-all
+// policy: the outputs must be identical line by line to the native run
+// (native, order) — the same count or errno, the same order of checks,
+// the same data, files and credentials at the receiver, the same signals.
+// (The credentials' pid is the program's because the supervisor, root
+// here, may claim it: see send.c.)
+func sendHostAllowAll(t *testing.T, prog string, native map[string]string, order []string) {
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	sandbox, sorder := conformanceLines(t, withFastOpen(sandboxed(allowAll, prog)...)...)
 	if strings.Join(order, ",") != strings.Join(sorder, ",") {
 		t.Fatalf("the sandboxed run printed other cases:\nnative:  %v\nsandbox: %v", order, sorder)
@@ -79,17 +89,14 @@ func nothingArrived(step string) bool {
 	return false
 }
 
-// TestSendConformanceDenied runs the cases under a deny-everything policy
-// whose errno (EHOSTDOWN) no case produces natively. A send Linux rejects
-// before it looks at the destination keeps its native errno (sendKept); a
-// send that would have reached one gets EHOSTDOWN instead, and its
-// receiver gets nothing. Sends that name no destination (on a socketpair,
-// say) are not the policy's and go as natively.
-func TestSendConformanceDenied(t *testing.T) {
-	requireRoot(t)
-	prog := buildC(t, "conformance/send.c")
+// sendHostDenyAll runs the cases under a deny-everything policy whose
+// errno (EHOSTDOWN) no case produces natively. A send Linux rejects before
+// it looks at the destination keeps its native errno (sendKept); a send
+// that would have reached one gets EHOSTDOWN instead, and its receiver
+// gets nothing. Sends that name no destination (on a socketpair, say) are
+// not the policy's and go as natively.
+func sendHostDenyAll(t *testing.T, prog string, native map[string]string, order []string) {
 	denyAll := writePolicy(t, "version: 1\ndefault: deny\nerrno: EHOSTDOWN\n")
-	native, order := conformanceLines(t, withFastOpen(prog)...)
 	denied, _ := conformanceRun(t, true, withFastOpen(sandboxed(denyAll, prog)...)...)
 	var changed, setup int
 	for _, name := range order {

@@ -6,7 +6,8 @@
 //	sandbox help
 //
 // It holds flags, sub-commands, exit codes and messages for people; the work
-// is done in sentry and policy.
+// is done in spawn (starting the program), sentry (serving its calls) and
+// policy.
 package main
 
 import (

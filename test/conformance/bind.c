@@ -468,6 +468,44 @@ CASE(tcp4_reuseport_other_user) {
 	step(as(NOBODY, bindas, &n));
 }
 
+/* A port given back is free at once: freedport takes a port as freeport
+   does (a bind to the loopback and port 0, getsockname, close) and at once
+   binds a new socket to it, FREED_ROUNDS times. Natively every bind
+   succeeds — the socket never listened or connected, so nothing of it
+   lingers once close returns — and every case that names a port of
+   freeport's counts on that. Under --net host the supervisor makes the
+   first bind on a duplicate of the program's socket: were it to answer
+   before it closes that duplicate, the port would stay held a moment after
+   the program's close, and a bind in that moment fail EADDRINUSE (seen in
+   CI, as nobody: the first bind of tcp4.eaddrinuse_loopback_then_any and
+   of tcp6.eaddrinuse, to a port of freeport's). It is a race, hence the
+   rounds. The step is "ok", or the first failed bind's errno (not the
+   round's number, which would differ from run to run). */
+#define FREED_ROUNDS 500
+static void freedport(int family, int type) {
+	for (int i = 0; i < FREED_ROUNDS; i++) {
+		int port = freeport(family, type);
+		int fd = sock(family, type);
+		const char *r;
+		if (family == AF_INET) {
+			struct sockaddr_in sa = in4("127.0.0.1", port);
+			r = tryb(fd, &sa, sizeof sa);
+		} else {
+			struct sockaddr_in6 sa = in6("::1", port);
+			r = tryb(fd, &sa, sizeof sa);
+		}
+		close(fd);
+		if (strcmp(r, "ok") != 0) {
+			step(r);
+			return;
+		}
+	}
+	step("ok");
+}
+CASE(tcp4_port_freed_by_close) { freedport(AF_INET, SOCK_STREAM); }
+CASE(tcp6_port_freed_by_close) { freedport(AF_INET6, SOCK_STREAM); }
+CASE(udp4_port_freed_by_close) { freedport(AF_INET, SOCK_DGRAM); }
+
 /* --- privileged ports --------------------------------------------------------- */
 
 /* Ports below 1024 need CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start
@@ -1344,6 +1382,7 @@ static const struct kase cases[] = {
     {"tcp4.reuseport_listening", tcp4_reuseport_listening, 0},
     {"tcp4.reuseport_first_only", tcp4_reuseport_first_only, 0},
     {"tcp4.reuseport_other_user", tcp4_reuseport_other_user, 0},
+    {"tcp4.port_freed_by_close", tcp4_port_freed_by_close, 0},
     {"tcp4.port80", tcp4_port80, 0},
     {"tcp4.port80_any", tcp4_port80_any, 0},
     {"tcp4.port80_nobody", tcp4_port80_nobody, 0},
@@ -1397,6 +1436,7 @@ static const struct kase cases[] = {
     {"tcp6.multicast", tcp6_multicast, 0},
     {"tcp6.rebind", tcp6_rebind, 0},
     {"tcp6.eaddrinuse", tcp6_eaddrinuse, 0},
+    {"tcp6.port_freed_by_close", tcp6_port_freed_by_close, 0},
     {"dual.v6any_then_v4any", dual_v6any_then_v4any, 0},
     {"dual.v6only_then_v4any", dual_v6only_then_v4any, 0},
     {"dual.v4any_then_v6any", dual_v4any_then_v6any, 0},
@@ -1424,6 +1464,7 @@ static const struct kase cases[] = {
     {"udp4.eaddrinuse_any", udp4_eaddrinuse_any, 0},
     {"udp4.reuseaddr", udp4_reuseaddr, 0},
     {"udp4.reuseport", udp4_reuseport, 0},
+    {"udp4.port_freed_by_close", udp4_port_freed_by_close, 0},
     {"udp4.port80", udp4_port80, 0},
     {"udp6.loopback", udp6_loopback, 0},
     {"udp6.any", udp6_any, 0},
