@@ -13,8 +13,14 @@ TESTFLAGS ?= -count=1 -timeout 15m
 deps:
 	@bash .ci/deps
 
+# The version `sandbox version` prints: the module's, and the commit the
+# tree is at (stamped here: go's own VCS stamping may be off, as with
+# GOFLAGS=-buildvcs=false).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS := -X main.buildVersion=$(VERSION)
+
 build: deps
-	$(GO) build -o $(BIN) ./cmd/sandbox
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sandbox
 
 # A short demo under the embedded default policy (loopback and unix sockets
 # only), in a network namespace of its own holding nothing but lo, so that

@@ -84,6 +84,19 @@ type dnsServer struct {
 	// full, when set, is told each time a query finds maxDNSInFlight
 	// lookups under way.
 	full func()
+	// logf, when set, tells the user of a resolver that fails — once
+	// (upstreamLogged): a dead resolver fails every lookup, and one line
+	// says why they fail.
+	logf           func(format string, args ...any)
+	upstreamLogged atomic.Bool
+}
+
+// upstreamFailed says, the first time, that the upstream resolver failed a
+// lookup, and why.
+func (d *dnsServer) upstreamFailed(why string) {
+	if d.logf != nil && !d.upstreamLogged.Swap(true) {
+		d.logf("%s: names the program looks up fail (SERVFAIL); --dns ADDR names another resolver", why)
+	}
 }
 
 // HostResolver is the first nameserver in the host's /etc/resolv.conf, the
@@ -142,7 +155,21 @@ func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCod
 		rec.Verdict, rec.Reason = DNSInvalid, "not a plain query for one name: answered here"
 		return q.reply(rc)
 	}
-	if !d.policy.MayResolve(q.question.Name.String()) {
+	if isHostName(q.question.Name) {
+		rec.Verdict, rec.Reason = policy.Allow.String(), "the host's loopback, through the gateway: answered here"
+		return q.hostAnswer()
+	}
+	dec := d.policy.DecideName(q.question.Name.String())
+	switch {
+	case dec.Rule != nil:
+		rec.Rule = dec.Rule.Pos.Short()
+	case dec.Learned:
+		rec.Learned = true
+		rec.Reason = "learn mode: " + d.policy.DefaultRule() + " would deny it"
+	default:
+		rec.Rule = d.policy.DefaultRule()
+	}
+	if dec.Verdict != policy.Allow {
 		rec.Verdict, rec.Reason = policy.Deny.String(), "no rule could allow the name: not looked up"
 		if d.policy.DNSRefused {
 			return q.reply(dnsmessage.RCodeRefused)
@@ -151,6 +178,7 @@ func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCod
 	}
 	rec.Verdict = policy.Allow.String()
 	if !d.upstream.IsValid() {
+		d.upstreamFailed("the host names no DNS resolver (/etc/resolv.conf)")
 		rec.Reason = "no upstream resolver"
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
@@ -174,6 +202,9 @@ func (d *dnsServer) resolve(ctx context.Context, q *dnsQuery, rc dnsmessage.RCod
 	}
 	resp, err := d.exchange(ctx, out, overTCP, func(resp []byte) bool { return matches(resp, id, q.question) })
 	if err != nil {
+		if ctx.Err() == nil {
+			d.upstreamFailed(fmt.Sprintf("the DNS resolver %s did not answer (%v)", d.upstream, err))
+		}
 		rec.Reason = "upstream: " + err.Error()
 		return q.reply(dnsmessage.RCodeServerFailure)
 	}
@@ -199,6 +230,8 @@ type DNSRecord struct {
 	Name    string // the question's name (no final dot), when the message had one question
 	Type    string // its type: A, AAAA, MX…
 	Verdict string // "allow" (asked upstream), "deny" (no rule could allow the name), or DNSInvalid
+	Rule    string // the rule that allowed the name, or the default's place (policy.DefaultRule)
+	Learned bool   // learn mode: allowed, though the policy's default would deny it
 	Reason  string
 	RCode   string   // the answer's: NOERROR, NXDOMAIN… ("" when none was sent)
 	Answers []string // the A and AAAA addresses answered

@@ -576,3 +576,95 @@ func TestDNSBoundsExchanges(t *testing.T) {
 		t.Errorf("%d exchanges still counted", n)
 	}
 }
+
+// host.sandbox.internal is the gateway, answered by the gateway itself
+// (no upstream, whatever the policy), in any case of letters; other types
+// get no records and no error. The record says what was answered.
+func TestDNSHostName(t *testing.T) {
+	pol, err := policy.Parse("p.yaml", []byte("version: 1\ndefault: deny\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []DNSRecord
+	d := &dnsServer{policy: pol, names: NewNames(), log: func(r DNSRecord) { recs = append(recs, r) }}
+	ask := func(name string, typ dnsmessage.Type) (dnsmessage.RCode, []string) {
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 9, RecursionDesired: true})
+		b.StartQuestions()
+		b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: typ, Class: dnsmessage.ClassINET})
+		msg, _ := b.Finish()
+		resp := d.answer(context.Background(), msg, false)
+		var p dnsmessage.Parser
+		h, err := p.Start(resp)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		p.SkipAllQuestions()
+		var got []string
+		for {
+			rh, err := p.AnswerHeader()
+			if err != nil {
+				break
+			}
+			switch rh.Type {
+			case dnsmessage.TypeA:
+				r, _ := p.AResource()
+				got = append(got, netip.AddrFrom4(r.A).String())
+			case dnsmessage.TypeAAAA:
+				r, _ := p.AAAAResource()
+				got = append(got, netip.AddrFrom16(r.AAAA).String())
+			default:
+				p.SkipAnswer()
+			}
+		}
+		return h.RCode, got
+	}
+	for _, tc := range []struct {
+		name string
+		typ  dnsmessage.Type
+		want string
+	}{
+		{"host.sandbox.internal.", dnsmessage.TypeA, Gateway4.String()},
+		{"HOST.Sandbox.Internal.", dnsmessage.TypeA, Gateway4.String()},
+		{"host.sandbox.internal.", dnsmessage.TypeAAAA, Gateway6.String()},
+		{"host.sandbox.internal.", dnsmessage.TypeMX, ""},
+	} {
+		rc, got := ask(tc.name, tc.typ)
+		if rc != dnsmessage.RCodeSuccess || strings.Join(got, ",") != tc.want {
+			t.Errorf("%s %v: %v %v, want NOERROR [%s]", tc.name, tc.typ, rc, got, tc.want)
+		}
+	}
+	if rc, _ := ask("other.sandbox.internal.", dnsmessage.TypeA); rc != dnsmessage.RCodeNameError {
+		t.Errorf("other.sandbox.internal: %v, want NXDOMAIN (the policy allows no name)", rc)
+	}
+	if len(recs) == 0 || recs[0].Verdict != "allow" || strings.Join(recs[0].Answers, ",") != Gateway4.String() {
+		t.Errorf("record of the first answer: %+v", recs)
+	}
+	if last := recs[len(recs)-1]; last.Verdict != "deny" || last.Rule != "p.yaml:2" {
+		t.Errorf("record of a denied name: verdict %q rule %q, want deny by p.yaml:2 (the default)", last.Verdict, last.Rule)
+	}
+}
+
+// A resolver that fails is told of once, with what to do, however many
+// lookups fail.
+func TestDNSDeadUpstreamLoggedOnce(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := netip.MustParseAddrPort(pc.LocalAddr().String())
+	pc.Close() // a closed port: the exchange is refused at once
+	pol, err := policy.Parse("p.yaml", []byte("version: 1\ndefault: allow\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	d := &dnsServer{policy: pol, upstream: dead, names: NewNames(), logf: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }}
+	for range 3 {
+		if _, rc := rcode(t, d.answer(context.Background(), query(t, "ok.test."), false)); rc != dnsmessage.RCodeServerFailure {
+			t.Errorf("rcode %v, want SERVFAIL", rc)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], dead.String()+" did not answer") || !strings.Contains(lines[0], "--dns ADDR") {
+		t.Errorf("logged %q, want one line naming %s and --dns", lines, dead)
+	}
+}

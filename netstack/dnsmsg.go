@@ -286,3 +286,60 @@ func matches(resp []byte, id uint16, question dnsmessage.Question) bool {
 	return err == nil && got.Type == question.Type && got.Class == question.Class &&
 		strings.EqualFold(got.Name.String(), question.Name.String())
 }
+
+// HostName is the name by which the program reaches the host's loopback:
+// the gateway's addresses, answered by the gateway itself (as Docker's
+// host.docker.internal). A rule for the loopback (127.0.0.1:PORT,
+// [::1]:PORT) decides what of the host it reaches.
+const HostName = "host.sandbox.internal"
+
+// hostNameTTL is the TTL of HostName's answer: it never changes while the
+// sandbox runs.
+const hostNameTTL = 3600
+
+// isHostName reports whether n is HostName (DNS names ignore case).
+func isHostName(n dnsmessage.Name) bool {
+	return strings.EqualFold(n.String(), HostName+".")
+}
+
+// hostAnswer is the gateway's answer for HostName: its own address for A
+// and AAAA, no records (and no error) for any other type.
+func (q *dnsQuery) hostAnswer() []byte {
+	hdr := dnsmessage.Header{
+		ID: q.hdr.ID, Response: true, OpCode: q.hdr.OpCode, Authoritative: true,
+		RecursionDesired: q.hdr.RecursionDesired, RecursionAvailable: true,
+	}
+	b := dnsmessage.NewBuilder(nil, hdr)
+	b.EnableCompression()
+	rh := dnsmessage.ResourceHeader{Name: q.question.Name, Class: dnsmessage.ClassINET, TTL: hostNameTTL}
+	err := b.StartQuestions()
+	if err == nil {
+		err = b.Question(q.question)
+	}
+	if err == nil {
+		err = b.StartAnswers()
+	}
+	if err == nil {
+		switch q.question.Type {
+		case dnsmessage.TypeA:
+			err = b.AResource(rh, dnsmessage.AResource{A: Gateway4.As4()})
+		case dnsmessage.TypeAAAA:
+			err = b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: Gateway6.As16()})
+		}
+	}
+	if err == nil && q.edns {
+		if err = b.StartAdditionals(); err == nil {
+			var h dnsmessage.ResourceHeader
+			h.SetEDNS0(maxUDPQuery, 0, q.dnssecOK)
+			err = b.OPTResource(h, dnsmessage.OPTResource{})
+		}
+	}
+	if err != nil {
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		return q.reply(dnsmessage.RCodeServerFailure)
+	}
+	return msg
+}

@@ -169,7 +169,7 @@ func Start(cfg Config) (*Stack, error) {
 	syns := newSynTable()
 	st := &Stack{
 		s: s, policy: cfg.Policy, names: names, syns: syns, link: link, lim: lim,
-		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names, log: cfg.DNSLog, full: func() { lim.full(&lim.dnsUpstream) }},
+		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names, log: cfg.DNSLog, full: func() { lim.full(&lim.dnsUpstream) }, logf: lim.logf},
 		// No keep-alive probes: Linux sends none unless the program
 		// asks, and the program's own socket options stay on its side
 		// of the stack. (Go's default would also cost four setsockopt

@@ -114,6 +114,7 @@ func (p *parser) parse(data []byte) *Policy {
 		case "default":
 			if verdict, ok := p.verdict(v); ok {
 				pol.Default = verdict
+				pol.DefaultPos = Pos{File: p.file, Line: k.Line, Col: k.Column}
 			}
 		case "errno":
 			if e, ok := p.errno(v); ok {

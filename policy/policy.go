@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -129,6 +130,36 @@ type Policy struct {
 	// DNSRefused: names no rule could allow get REFUSED from the
 	// sandbox's DNS rather than NXDOMAIN (`dns-denied: REFUSED`).
 	DNSRefused bool
+	// DefaultPos is where the file says `default:` (zero when it does
+	// not, and deny is the default).
+	DefaultPos Pos
+
+	// learn: what the default would deny is allowed, and marked learned
+	// (see Learning).
+	learn bool
+}
+
+// Learning is p in learn mode: a request no rule matches, which p's
+// default would deny, is allowed and its Decision marked Learned, and
+// every name may be resolved. p's own rules still decide what they match
+// — an explicit deny included: the user wrote it. p is not changed.
+func (p *Policy) Learning() *Policy {
+	l := *p
+	l.learn = true
+	return &l
+}
+
+// IsLearning reports whether p is in learn mode (see Learning).
+func (p *Policy) IsLearning() bool { return p.learn }
+
+// DefaultRule is how the audit log names p's default when it decides: the
+// place of `default:` in the file ("p.yaml:2"), or "p.yaml:default" for a
+// file that leaves it out.
+func (p *Policy) DefaultRule() string {
+	if p.DefaultPos.Line == 0 {
+		return p.Source + ":default"
+	}
+	return p.DefaultPos.Short()
 }
 
 // Decision is what the policy says of one request.
@@ -136,16 +167,19 @@ type Decision struct {
 	Verdict Verdict
 	Errno   syscall.Errno // when Verdict is Deny: the rule's errno, else the policy's
 	Rule    *Rule         // nil when no rule matched and the default decided
+	// Learned: in learn mode, allowed because it is learned; the
+	// policy's default would have denied it.
+	Learned bool
 }
 
 // Decide returns the verdict of the first rule that matches r, or the
 // policy's default. A listen request meets only listen rules, any other
 // request only the others. A name never stands for a special address (see
-// nameMayStandFor): for those, r.Names are ignored.
+// NameMayStandFor): for those, r.Names are ignored.
 func (p *Policy) Decide(r Request) Decision {
 	addr := r.Addr.Unmap()
 	names := r.Names
-	if len(names) > 0 && (r.Listen || !nameMayStandFor(addr)) {
+	if len(names) > 0 && (r.Listen || !NameMayStandFor(addr)) {
 		names = nil
 	}
 	for _, rule := range p.Rules {
@@ -162,12 +196,15 @@ func (p *Policy) Decide(r Request) Decision {
 	}
 	d := Decision{Verdict: p.Default}
 	if d.Verdict == Deny {
+		if p.learn {
+			return Decision{Verdict: Allow, Learned: true}
+		}
 		d.Errno = p.Errno
 	}
 	return d
 }
 
-// nameMayStandFor reports whether a host name rule may match a request
+// NameMayStandFor reports whether a host name rule may match a request
 // for addr (unmapped). A name the program resolves is whatever its DNS
 // server says, and an attacker who controls a name (or the path to its
 // server) can point it at the loopback, at a link-local service — cloud
@@ -175,7 +212,7 @@ func (p *Policy) Decide(r Request) Decision {
 // group: DNS rebinding, which dnsmasq's --stop-dns-rebind guards against
 // the same way. So a rule allowing example.com must not allow those
 // addresses; only a rule naming the address, or a range holding it, can.
-func nameMayStandFor(addr netip.Addr) bool {
+func NameMayStandFor(addr netip.Addr) bool {
 	return !(addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
 		addr.IsMulticast() || addr.IsUnspecified())
 }
@@ -200,16 +237,26 @@ func (p *Policy) HostnameRules() []*Rule {
 // it is known only after resolving them. Listen rules speak of the
 // program's own addresses, never of a name it may reach.
 func (p *Policy) MayResolve(name string) bool {
-	if p.Default == Allow {
-		return true
-	}
+	return p.DecideName(name).Verdict == Allow
+}
+
+// DecideName is MayResolve's decision, with what made it: the first rule
+// that could allow a host called name, or (Rule nil) the default — or, in
+// learn mode, that the name is learned.
+func (p *Policy) DecideName(name string) Decision {
 	names := []string{name}
 	for _, r := range p.Rules {
 		if r.Verdict == Allow && r.proto != protoUnix && !r.listen && (r.dest.any || r.IsName() && r.dest.matches(netip.Addr{}, names)) {
-			return true
+			return Decision{Verdict: Allow, Rule: r}
 		}
 	}
-	return false
+	switch {
+	case p.Default == Allow:
+		return Decision{Verdict: Allow}
+	case p.learn:
+		return Decision{Verdict: Allow, Learned: true}
+	}
+	return Decision{Verdict: Deny, Errno: p.Errno}
 }
 
 // IsName reports whether the rule names a host (example.com, *.example.org).
@@ -263,3 +310,19 @@ var defaultPolicy = sync.OnceValue(func() *Policy {
 // Default is the embedded policy used when none is given: the loopback and
 // unix sockets out, listening on the loopback in, nothing else.
 func Default() *Policy { return defaultPolicy() }
+
+// DefaultYAML is the embedded default policy's text, as `sandbox policy
+// default` prints it and the log cites it (<default>:LINE).
+func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
+
+// FirstLoopbackRule is the first rule (not a listen rule) whose
+// destination lies in the loopback — 127.0.0.1, 127.0.0.0/8, [::1] — and
+// so means one thing per network mode; nil when there is none.
+func (p *Policy) FirstLoopbackRule() *Rule {
+	for _, r := range p.Rules {
+		if !r.listen && r.dest.prefix.IsValid() && r.dest.prefix.Addr().IsLoopback() {
+			return r
+		}
+	}
+	return nil
+}

@@ -180,7 +180,7 @@ func (d ipDest) matchesLocal(addr netip.Addr) bool {
 }
 
 // matches reports whether r decides req; addr is req.Addr unmapped, names
-// the request's names that may match (see nameMayStandFor).
+// the request's names that may match (see NameMayStandFor).
 func (r *Rule) matches(req *Request, addr netip.Addr, names []string) bool {
 	if r.listen != req.Listen || !r.proto.matches(req.Proto) {
 		return false

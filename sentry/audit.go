@@ -34,11 +34,14 @@ type Record struct {
 	Fd      int       `json:"fd"`
 	Proto   string    `json:"proto,omitempty"`
 	Dest    string    `json:"dest,omitempty"`
-	Verdict string    `json:"verdict"`
-	Rule    string    `json:"rule,omitempty"`  // file:line of the deciding rule; empty when the default decided
-	Errno   string    `json:"errno,omitempty"` // what the call returned to the program; empty for success
-	Reason  string    `json:"reason,omitempty"`
-	TookUS  float64   `json:"took_us"` // from the notification's arrival to the answer
+	// Host is the name the destination's address was resolved from by
+	// the sandbox's DNS (--net sandbox), when it was.
+	Host    string  `json:"host,omitempty"`
+	Verdict string  `json:"verdict"`         // allow, deny, invalid or pass (see verdictInvalid, verdictPass)
+	Rule    string  `json:"rule,omitempty"`  // file:line of the deciding rule, or of the policy's default (policy.DefaultRule)
+	Errno   string  `json:"errno,omitempty"` // what the call returned to the program; empty for success
+	Reason  string  `json:"reason,omitempty"`
+	TookUS  float64 `json:"took_us"` // from the notification's arrival to the answer
 
 	// A DNS query the --net sandbox gateway answered (syscall "dns"):
 	// the name asked, its type, the answer's rcode and the addresses
@@ -47,24 +50,23 @@ type Record struct {
 	QType   string   `json:"qtype,omitempty"`
 	RCode   string   `json:"rcode,omitempty"`
 	Answers []string `json:"answers,omitempty"`
+
+	// Request is the question put to the policy, nil when none was (for
+	// learn mode's learner; not logged: Proto and Dest say it).
+	Request *policy.Request `json:"-"`
+	// Learned: in learn mode, allowed because learned (the policy's
+	// default would deny it); the Reason says so in the log.
+	Learned bool `json:"-"`
 }
 
 // dnsRecord is the audit record of a DNS message the gateway answered.
 // The pid and fd are not known at the gateway (it sees packets): 0 and -1.
 func dnsRecord(d netstack.DNSRecord) *Record {
 	return &Record{
-		Time: d.Time, Syscall: "dns", Fd: -1, Proto: d.Proto, Verdict: d.Verdict, Reason: d.Reason,
+		Time: d.Time, Syscall: "dns", Fd: -1, Proto: d.Proto, Verdict: d.Verdict, Rule: d.Rule, Reason: d.Reason, Learned: d.Learned,
 		Name: d.Name, QType: d.Type, RCode: d.RCode, Answers: d.Answers,
 		TookUS: float64(d.Took.Nanoseconds()) / 1e3,
 	}
-}
-
-// DNSLog is netstack's DNS log for a, or nil when there is no audit log.
-func (a *AuditLog) DNSLog() func(netstack.DNSRecord) {
-	if a == nil {
-		return nil
-	}
-	return func(d netstack.DNSRecord) { a.write(dnsRecord(d)) }
 }
 
 // AuditLog writes Records as JSON lines. A nil *AuditLog discards them.

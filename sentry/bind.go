@@ -150,9 +150,7 @@ func sysListen(c *call) result {
 func (c *call) decideListen(proto policy.Proto, local netip.AddrPort) policy.Decision {
 	c.rec.Proto = proto.String()
 	c.rec.Dest = local.String()
-	dec := c.s.policy.Decide(policy.Request{Listen: true, Proto: proto, Addr: local.Addr(), Port: local.Port()})
-	c.decided(dec)
-	return dec
+	return c.decide(policy.Request{Listen: true, Proto: proto, Addr: local.Addr(), Port: local.Port()})
 }
 
 // autobind binds an unbound inet socket to every address and a port of

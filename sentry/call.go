@@ -75,7 +75,7 @@ func (c *call) serve() result {
 			c.s.tasks.put(c.task)
 		}
 	}()
-	if c.s.audit != nil {
+	if c.s.records.wantExe() {
 		// Now, while the caller waits: once answered it may exit.
 		c.rec.Exe = executable(c.n.Pid)
 	}
@@ -109,14 +109,20 @@ func (c *call) attach(reopen bool) error {
 }
 
 func (c *call) finish() {
-	if c.s.audit == nil || c.quiet && c.rec.Verdict == "" && c.replied {
+	if !c.s.records.enabled() || c.quiet && c.rec.Verdict == "" && c.replied {
 		return
+	}
+	if c.rec.Verdict == "" {
+		// Nothing was put to the policy and nothing failed Linux's
+		// checks: the call named no destination (a send on a
+		// connected socket, an empty sendmmsg) and the kernel answered.
+		c.rec.Verdict = verdictPass
 	}
 	c.rec.TookUS = float64(time.Since(c.start).Nanoseconds()) / 1e3
 	if !c.replied && c.rec.Reason == "" {
 		c.rec.Reason = "no answer reached the program: it was killed while the call was trapped"
 	}
-	c.s.audit.write(&c.rec)
+	c.s.records.write(&c.rec)
 }
 
 // stillWaiting reports whether the caller still waits for this answer.
@@ -146,12 +152,31 @@ func (c *call) getfd(fd int) (int, error) {
 	return -1, err
 }
 
-// decided records the policy's decision.
-func (c *call) decided(d policy.Decision) {
+// decide puts req to the policy and records the question and the
+// decision: the rule that decided, or the default (by the place of its
+// `default:`), or in learn mode that it was learned.
+func (c *call) decide(req policy.Request) policy.Decision {
+	d := c.s.policy.Decide(req)
+	c.rec.Request = &req
 	c.rec.Verdict = d.Verdict.String()
-	if d.Rule != nil {
+	switch {
+	case d.Rule != nil:
 		c.rec.Rule = d.Rule.Pos.Short()
+	case d.Learned:
+		c.rec.Learned = true
+		c.rec.Reason = "learn mode: " + c.s.policy.DefaultRule() + " would deny it"
+	default:
+		c.rec.Rule = c.s.policy.DefaultRule()
 	}
+	return d
+}
+
+// uncovered is the answer errno to a call on a socket of a family the
+// policy has no words for (vsock reaches the hypervisor, AF_RXRPC carries
+// an IP address inside a sockaddr of its own…): denied, in learn mode too.
+func (c *call) uncovered(family int, errno unix.Errno) result {
+	c.rec.Verdict = policy.Deny.String()
+	return reply(0, errno).because("socket family " + strconv.Itoa(family) + " is not covered by the policy")
 }
 
 // perform makes the call for the child with op, which must use only the

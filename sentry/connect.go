@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -79,9 +78,7 @@ func sysConnect(c *call) result {
 	// vsock reaches the hypervisor, AF_RXRPC carries an IP address inside
 	// its own sockaddr…: the policy has no words for these destinations,
 	// so they are denied.
-	dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
-	c.decided(dec)
-	return reply(0, dec.Errno).because("socket family " + strconv.Itoa(info.family) + " is not covered by the policy")
+	return c.uncovered(info.family, c.s.policy.Errno)
 }
 
 // sockInfo is what the kernel says of a socket: its family and protocol
@@ -152,9 +149,8 @@ func (c *call) decideIP(sock int, proto policy.Proto, ap netip.AddrPort) (dec po
 		names = c.s.names.For(target.Addr())
 	}
 	c.rec.Dest = target.String()
-	dec = c.s.policy.Decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names})
-	c.decided(dec)
-	return dec, judged
+	c.rec.Host = hostFor(names, target.Addr())
+	return c.decide(policy.Request{Proto: proto, Addr: target.Addr(), Port: target.Port(), Names: names}), judged
 }
 
 // pinAddr returns the sockaddr name (as given to a socket of sockFamily)
@@ -231,8 +227,7 @@ func effectiveAddr(sock int, a netip.Addr) netip.Addr {
 
 func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) result {
 	c.rec.Dest = "@" + name
-	dec := c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: "@" + name})
-	c.decided(dec)
+	dec := c.decide(policy.Request{Proto: policy.Unix, Unix: "@" + name})
 	if dec.Verdict != policy.Allow {
 		return c.deny(sock, si, addr, dec)
 	}
@@ -288,7 +283,7 @@ func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) 
 			return 0, unix.EACCES
 		}
 		c.rec.Dest = real
-		dec = c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: real})
+		dec = c.decide(policy.Request{Proto: policy.Unix, Unix: real})
 		if dec.Verdict != policy.Allow {
 			return 0, dec.Errno
 		}
@@ -300,8 +295,6 @@ func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) 
 		return failClosed(failure)
 	case dec.Verdict == 0:
 		res.verdict = verdictInvalid // the lookup failed before any decision
-	default:
-		c.decided(dec)
 	}
 	return res
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -147,7 +146,7 @@ func sysSendmmsg(c *call) result {
 	defer unix.Close(sock)
 	vlen = min(vlen, uioMaxIOV)
 	sent := int64(0)
-	var errno unix.Errno
+	failed := reply(0, 0) // vlen 0: nothing to send, 0 sent
 	for i := range uint64(vlen) {
 		res, short, err := c.sendEntry(sock, si, vec+i*mmsghdrSize, flags, i == uint64(vlen)-1)
 		if err != nil {
@@ -160,7 +159,7 @@ func sysSendmmsg(c *call) result {
 			return c.sendInterrupted(sock, res)
 		}
 		if res.errno != 0 {
-			errno = res.errno
+			failed = res
 			break
 		}
 		sent++
@@ -171,7 +170,7 @@ func sysSendmmsg(c *call) result {
 	if sent > 0 {
 		return reply(sent, 0)
 	}
-	return reply(0, errno)
+	return failed
 }
 
 // sendEntry copies, decides and sends the message of sendmmsg's vector
@@ -189,7 +188,7 @@ func (c *call) sendEntry(sock int, si sockInfo, entry uint64, flags int, last bo
 		if !c.stillWaiting() {
 			return result{}, false, errGone
 		}
-		return reply(0, e), false, nil
+		return invalid(e, "malformed message header"), false, nil
 	}
 	if err := c.prepare(sock, si, m); err != nil {
 		return result{}, false, err
@@ -344,8 +343,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (result, err
 			return res, nil
 		}
 		c.rec.Dest = "@" + d.unix
-		dec := c.s.policy.Decide(policy.Request{Proto: policy.Unix, Unix: "@" + d.unix})
-		c.decided(dec)
+		dec := c.decide(policy.Request{Proto: policy.Unix, Unix: "@" + d.unix})
 		if dec.Verdict != policy.Allow {
 			return c.beforeLookup(sock, m, flags, dec.Errno), nil
 		}
@@ -356,9 +354,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (result, err
 		// (the filter refuses them in host mode).
 		return pass()
 	}
-	dec := policy.Decision{Verdict: policy.Deny, Errno: c.s.policy.Errno}
-	c.decided(dec)
-	return reply(0, deniedSend(sock, m, dec.Errno)).because("socket family " + strconv.Itoa(si.family) + " is not covered by the policy"), nil
+	return c.uncovered(si.family, deniedSend(sock, m, c.s.policy.Errno)), nil
 }
 
 // deniedSend is the answer to a send the policy refused: errno, but for a

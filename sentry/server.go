@@ -14,9 +14,9 @@ import (
 
 // Config says how a Server judges and records the calls it serves.
 type Config struct {
-	Policy *policy.Policy
-	Audit  *AuditLog // nil: no audit log
-	Mode   NetMode   // NetHost when empty
+	Policy  *policy.Policy
+	Records Records // where the records of calls go
+	Mode    NetMode // NetHost when empty
 	// Names is what the sandbox's DNS resolved (NetSandbox).
 	Names *netstack.Names
 	// Netns is the cookie of the program's network namespace (NetSandbox;
@@ -28,7 +28,7 @@ type Config struct {
 // listener: it knows nothing of how they were started.
 type Server struct {
 	policy   *policy.Policy
-	audit    *AuditLog
+	records  Records
 	listener *seccomp.Listener
 	creds    creds // the supervisor's own: a call made as the program differs
 	monitor  *monitor
@@ -56,7 +56,7 @@ func Serve(listener *seccomp.Listener, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		policy:   cfg.Policy,
-		audit:    cfg.Audit,
+		records:  cfg.Records,
 		listener: listener,
 		creds:    self,
 		tasks:    newTaskCache(),

@@ -25,9 +25,9 @@ const InitArg = "__sandbox_init"
 
 // Config says what to run and under which policy.
 type Config struct {
-	Policy *policy.Policy
-	Audit  *sentry.AuditLog // nil: no audit log
-	Net    sentry.NetMode   // sentry.NetHost when empty
+	Policy  *policy.Policy
+	Records sentry.Records // where the records of calls go
+	Net     sentry.NetMode // sentry.NetHost when empty
 	// DNS is the resolver the sandbox's DNS asks in sentry.NetSandbox mode (the
 	// host's own when invalid).
 	DNS netip.AddrPort
@@ -111,7 +111,7 @@ func Run(cfg Config) (int, error) {
 			<-p.exited
 			return fail(fmt.Errorf("the program's network namespace: %w", err))
 		}
-		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Audit.DNSLog(), Log: logLine})
+		ns, err := netstack.Start(netstack.Config{TUN: fds[1], Policy: cfg.Policy, DNS: cfg.DNS, DNSLog: cfg.Records.DNSLog(), Log: logLine})
 		if err != nil {
 			p.cmd.Process.Kill()
 			<-p.exited
@@ -120,7 +120,7 @@ func Run(cfg Config) (int, error) {
 		defer ns.Close()
 		names = ns.Names()
 	}
-	srv, err := sentry.Serve(listener, sentry.Config{Policy: cfg.Policy, Audit: cfg.Audit, Mode: p.mode, Names: names, Netns: netns})
+	srv, err := sentry.Serve(listener, sentry.Config{Policy: cfg.Policy, Records: cfg.Records, Mode: p.mode, Names: names, Netns: netns})
 	if err != nil {
 		listener.Close()
 		p.cmd.Process.Kill()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -208,13 +209,27 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-// TestCheck: `sandbox check` prints one line per rule for a good policy and
-// every mistake with file:line:col for a bad one.
+// TestCheck: `sandbox check` prints one line per rule for a good policy,
+// notes what depends on the mode and warns of rules that never match;
+// every mistake of a bad one with file:line:col; it reads - from stdin.
 func TestCheck(t *testing.T) {
-	good := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:8080\n  - deny: udp *:53\n    errno: ECONNREFUSED\n")
+	good := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:8080\n  - deny: udp *:53\n    errno: ECONNREFUSED\n  - deny: udp 198.18.0.1:53\n  - allow: tcp 127.0.0.1:8080\n")
 	r := runCmd(t, 10*time.Second, sandboxBin, "check", good)
-	if r.status != 0 || strings.Count(r.stdout, "\n") != 3 || !strings.Contains(r.stdout, good+":4: ") || !strings.Contains(r.stdout, good+":5: ") {
-		t.Errorf("check of a good policy: status %d, stdout %q", r.status, r.stdout)
+	for _, want := range []string{
+		good + ": ok: 4 rules, default deny (EACCES)\n",
+		good + ":4: allow tcp 127.0.0.1 port 8080\n",
+		good + ":5: deny udp any address port 53 → ECONNREFUSED\n",
+		good + ":7: warning: \"udp 198.18.0.1:53\" never matches: line 5 (\"udp *:53\") matches everything it would, first",
+		good + ":8: warning: \"tcp 127.0.0.1:8080\" is written twice: line 4 says the same first",
+		good + ":4: note: \"tcp 127.0.0.1:8080\": a loopback address is the host's loopback in --net host; in --net sandbox the program's own loopback and the host's",
+	} {
+		if r.status != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("check of a good policy: status %d, want %q in stdout:\n%s", r.status, want, r.stdout)
+		}
+	}
+	one := writePolicy(t, "version: 1\nrules:\n  - allow: unix *\n")
+	if r := runCmd(t, 10*time.Second, sandboxBin, "check", one); r.status != 0 || !strings.Contains(r.stdout, ": ok: 1 rule, default deny") {
+		t.Errorf("one rule: status %d, stdout %q", r.status, r.stdout)
 	}
 	bad := writePolicy(t, "version: 1\ndefault: maybe\nrules:\n  - allow: tcp 127.0.0.1:8080\n    errno: EACCES\n  - alow: tcp 1.2.3.4\n")
 	r = runCmd(t, 10*time.Second, sandboxBin, "check", bad)
@@ -225,6 +240,15 @@ func TestCheck(t *testing.T) {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("check output %q does not point at %s", r.stderr, want)
 		}
+	}
+	// Several files, and - for stdin: each judged on its own.
+	cmd := exec.Command(sandboxBin, "check", one, "-", bad)
+	cmd.Stdin = strings.NewReader("version: 1\ndefault: allow\n")
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "<stdin>: ok: 0 rules, default allow") || !strings.Contains(out.String(), one+": ok:") || !strings.Contains(errOut.String(), bad+":2:") {
+		t.Errorf("check one - bad: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 }
 
@@ -261,5 +285,47 @@ func TestHostnameRulesWarnInHostMode(t *testing.T) {
 	r := runCmd(t, 30*time.Second, sandboxed(pol, "true")...)
 	if r.status != 0 || !strings.Contains(r.stderr, pol+":4:12:") || !strings.Contains(r.stderr, "matches nothing in --net host") {
 		t.Errorf("status %d, stderr %q: want a warning naming %s:4:12", r.status, r.stderr, pol)
+	}
+}
+
+// TestHelpVersionPolicyDefault: help, every command's --help and `help
+// COMMAND` exit 0 on stdout and list every flag; version names the
+// sandbox and Go; `policy default` prints the embedded policy — one that
+// parses, and whose lines the log cites (<default>:LINE).
+func TestHelpVersionPolicyDefault(t *testing.T) {
+	for _, argv := range [][]string{{"help"}, {"--help"}, {"help", "run"}, {"run", "--help"}, {"run", "-h"}, {"help", "check"}, {"check", "--help"}, {"help", "policy"}, {"help", "version"}} {
+		r := runCmd(t, 10*time.Second, append([]string{sandboxBin}, argv...)...)
+		if r.status != 0 || r.stdout == "" || r.stderr != "" {
+			t.Errorf("sandbox %s: status %d, stdout %d bytes, stderr %q", strings.Join(argv, " "), r.status, len(r.stdout), r.stderr)
+		}
+		if argv[len(argv)-1] == "run" || argv[0] == "run" {
+			for _, flag := range []string{"--policy", "--net", "--dns", "--log", "--learn", "--quiet"} {
+				if !strings.Contains(r.stdout, flag) {
+					t.Errorf("sandbox %s does not list %s", strings.Join(argv, " "), flag)
+				}
+			}
+		}
+	}
+	if r := runCmd(t, 10*time.Second, sandboxBin, "help", "nosuch"); r.status != 2 {
+		t.Errorf("help nosuch: status %d, want 2", r.status)
+	}
+	if r := runCmd(t, 10*time.Second, sandboxBin, "nosuch"); r.status != 2 {
+		t.Errorf("nosuch: status %d, want 2", r.status)
+	}
+	r := runCmd(t, 10*time.Second, sandboxBin, "version")
+	if r.status != 0 || !regexp.MustCompile(`^sandbox \S.* go1\.\d+`).MatchString(r.stdout) {
+		t.Errorf("version: status %d, %q", r.status, r.stdout)
+	}
+	r = runCmd(t, 10*time.Second, sandboxBin, "policy", "default")
+	embedded, err := os.ReadFile("../policy/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != 0 || r.stdout != string(embedded) {
+		t.Errorf("policy default: status %d, printed %q, want policy/default.yaml", r.status, r.stdout)
+	}
+	file := writePolicy(t, r.stdout)
+	if c := runCmd(t, 10*time.Second, sandboxBin, "check", file); c.status != 0 {
+		t.Errorf("the printed default policy does not check: %s", c.stderr)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -156,22 +158,34 @@ except socket.gaierror as e:
     print("resolve:", e.args[1])
 except OSError as e:
     print("connect:", e.strerror)`
-	run := func(host string, port int) string {
+	// run returns what the program printed and the sandbox's summary of
+	// what it denied (the line it prints on stderr as the program ends).
+	run := func(host string, port int) (out, denied string) {
 		r := runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", byName, host, fmt.Sprint(port))...)
-		return strings.TrimSpace(r.stdout + r.stderr)
+		var rest []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if s, ok := strings.CutPrefix(l, "sandbox: denied "); ok {
+				denied = s
+			} else if l != "" {
+				rest = append(rest, l)
+			}
+		}
+		return strings.TrimSpace(r.stdout + strings.Join(rest, "\n")), denied
 	}
-	if got := run("allowed.test", web.port()); got != "connected" {
-		t.Errorf("allowed.test: %q, want connected", got)
+	if got, denied := run("allowed.test", web.port()); got != "connected" || denied != "" {
+		t.Errorf("allowed.test: %q (denied: %q), want connected and nothing denied", got, denied)
 	}
-	if got := run("denied.test", other.port()); !strings.Contains(got, "resolve:") {
-		t.Errorf("denied.test: %q, want a resolution failure (NXDOMAIN)", got)
+	// One query per address family the resolver asks for (A, AAAA).
+	if got, denied := run("denied.test", other.port()); !strings.Contains(got, "resolve:") || !regexp.MustCompile(`^[12] calls?: dns denied.test( \(×2\))?; `).MatchString(denied) {
+		t.Errorf("denied.test: %q, denied %q: want a resolution failure (NXDOMAIN), and the summary naming the name", got, denied)
 	}
 	if n := dns.count("denied.test"); n != 0 {
 		t.Errorf("the query for denied.test left the sandbox %d times: names no rule allows must not", n)
 	}
 	// The allowed name's address, without the name: no rule allows it.
-	if got := run(a.addr, web.port()); got != "connect: Permission denied" {
-		t.Errorf("%s by address: %q, want Permission denied", a.addr, got)
+	want := fmt.Sprintf("1 call: tcp %s:%d; --log - shows each", a.addr, web.port())
+	if got, denied := run(a.addr, web.port()); got != "connect: Permission denied" || denied != want {
+		t.Errorf("%s by address: %q, denied %q: want Permission denied, and %q", a.addr, got, denied, want)
 	}
 	// Go's own resolver (not glibc) reads the same resolv.conf.
 	goclient := buildGo(t, "goclient")
@@ -292,8 +306,9 @@ func withEDNS(opts ...dnsmessage.Option) func(b *dnsmessage.Builder) {
 // the gateway's own, for the allowed name alone.
 func TestSandboxDNSSmuggling(t *testing.T) {
 	ns := newTestHost(t)
-	dns := newDNSHost(t, ns, map[string]string{"allowed.test": "198.18.0.99", "denied.test": "198.18.0.98"})
-	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:443\n")
+	web := ns.counter(t)
+	dns := newDNSHost(t, ns, map[string]string{"allowed.test": ns.addr, "denied.test": "198.18.0.98"})
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:%d\n", web.port()))
 	rd := dnsmessage.Header{RecursionDesired: true}
 	allowed, both := []string{"allowed.test."}, []string{"allowed.test.", "denied.test."}
 	smuggleOpts := []dnsmessage.Option{{Code: 10, Data: smuggled}, {Code: 8, Data: append([]byte{0, 1, 24, 0, 198, 18, 0}, smuggled...)}, {Code: 65001, Data: smuggled}}
@@ -449,20 +464,22 @@ for name, addr in zip(args[::2], args[1::2]):
 // the rcode the program got.
 func TestSandboxDNSAuditLog(t *testing.T) {
 	ns := newTestHost(t)
-	dns := newDNSHost(t, ns, map[string]string{"allowed.test": "198.18.0.99", "denied.test": "198.18.0.98"})
-	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:443\n")
+	web := ns.counter(t)
+	dns := newDNSHost(t, ns, map[string]string{"allowed.test": ns.addr, "denied.test": "198.18.0.98"})
+	pol := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp allowed.test:%d\n", web.port()))
 	logFile := filepath.Join(t.TempDir(), "audit.jsonl")
 	withLog := func(argv []string) []string {
 		return append([]string{argv[0], argv[1], "--log", logFile}, argv[2:]...)
 	}
-	lookups := `import socket
+	lookups := `import socket, sys
 for n in ("allowed.test", "denied.test"):
     try:
         socket.getaddrinfo(n, 443, socket.AF_INET, socket.SOCK_STREAM)
     except OSError:
         pass
+socket.create_connection(("allowed.test", int(sys.argv[1])), timeout=10).close()
 `
-	if r := runCmd(t, time.Minute, withLog(inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", lookups))...); r.status != 0 {
+	if r := runCmd(t, time.Minute, withLog(inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", lookups, fmt.Sprint(web.port())))...); r.status != 0 {
 		t.Fatalf("lookups: status %d: %s", r.status, r.stderr)
 	}
 	two := dnsMessage(t, dnsmessage.Header{RecursionDesired: true}, []string{"allowed.test.", "denied.test."}, nil, nil)
@@ -474,10 +491,10 @@ for n in ("allowed.test", "denied.test"):
 		t.Fatal(err)
 	}
 	type rec struct {
-		Syscall, Proto, Verdict, Name, QType, RCode, Reason string
-		Answers                                             []string
+		Syscall, Proto, Dest, Host, Verdict, Rule, Name, QType, RCode, Reason string
+		Answers                                                               []string
 	}
-	var got []rec
+	var got, connects []rec
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var r rec
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
@@ -485,6 +502,9 @@ for n in ("allowed.test", "denied.test"):
 		}
 		if r.Syscall == "dns" {
 			got = append(got, r)
+		}
+		if r.Syscall == "connect" && r.Proto == "tcp" {
+			connects = append(connects, r)
 		}
 	}
 	find := func(name, verdict string) *rec {
@@ -496,11 +516,17 @@ for n in ("allowed.test", "denied.test"):
 		t.Errorf("no dns record for %s with verdict %s in:\n%s", name, verdict, data)
 		return &rec{}
 	}
-	if r := find("allowed.test", "allow"); r.QType != "A" || r.RCode != "NOERROR" || !slices.Equal(r.Answers, []string{"198.18.0.99"}) || r.Proto != "udp" {
-		t.Errorf("allowed.test: %+v, want A, NOERROR, answers [198.18.0.99] over udp", *r)
+	if r := find("allowed.test", "allow"); r.QType != "A" || r.RCode != "NOERROR" || !slices.Equal(r.Answers, []string{ns.addr}) || r.Proto != "udp" || r.Rule != pol+":4" {
+		t.Errorf("allowed.test: %+v, want A, NOERROR, answers [%s] over udp, by the rule at %s:4", *r, ns.addr, pol)
 	}
-	if r := find("denied.test", "deny"); r.QType != "A" || r.RCode != "NXDOMAIN" || r.Reason == "" {
-		t.Errorf("denied.test: %+v, want A, NXDOMAIN and a reason", *r)
+	// A denial by the default names the default's line as its rule.
+	if r := find("denied.test", "deny"); r.QType != "A" || r.RCode != "NXDOMAIN" || r.Reason == "" || r.Rule != pol+":2" {
+		t.Errorf("denied.test: %+v, want A, NXDOMAIN, a reason, and the rule %s:2 (default: deny)", *r, pol)
+	}
+	// The connect names the host its address was resolved from.
+	want := rec{Syscall: "connect", Proto: "tcp", Dest: fmt.Sprintf("%s:%d", ns.addr, web.port()), Host: "allowed.test", Verdict: "allow", Rule: pol + ":4"}
+	if len(connects) != 1 || !reflect.DeepEqual(connects[0], want) {
+		t.Errorf("connect records %+v, want one: %+v", connects, want)
 	}
 	if r := find("", "invalid"); r.RCode != "FORMERR" {
 		t.Errorf("two questions: %+v, want FORMERR", *r)
@@ -508,4 +534,33 @@ for n in ("allowed.test", "denied.test"):
 	if n := dns.count("denied.test"); n != 0 {
 		t.Errorf("denied.test reached the upstream %d times", n)
 	}
+}
+
+// TestHostSandboxInternal: in --net sandbox the name host.sandbox.internal
+// is the gateway, answered by the sandbox's DNS itself (no upstream is
+// asked), and reaches the host's loopback where the policy allows it —
+// only there.
+func TestHostSandboxInternal(t *testing.T) {
+	requireRoot(t)
+	ns := newTestHost(t)
+	dns := newDNSHost(t, ns, nil)
+	allowed, denied, pol := allowOne(t)
+	connect := `import socket, sys
+for port in sys.argv[1:]:
+    try:
+        socket.create_connection(("host.sandbox.internal", int(port)), timeout=10).close()
+        print("connected")
+    except OSError as e:
+        print("connect:", e.strerror)`
+	r := runCmd(t, time.Minute, inSandboxModeDNS(pol, dns.addr, "/usr/bin/python3", "-c", connect, fmt.Sprint(allowed.port()), fmt.Sprint(denied.port()))...)
+	if got := strings.TrimSpace(r.stdout); got != "connected\nconnect: Permission denied" {
+		t.Errorf("host.sandbox.internal: %q (%s), want connected, then Permission denied", got, r.stderr)
+	}
+	if n := dns.count("host.sandbox.internal"); n != 0 {
+		t.Errorf("host.sandbox.internal was asked upstream %d times", n)
+	}
+	if n := allowed.accepted.Load(); n != 1 {
+		t.Errorf("the allowed host loopback listener accepted %d connections, want 1", n)
+	}
+	expectNothingReached(t, denied)
 }
