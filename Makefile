@@ -6,7 +6,7 @@ BIN     := bin/sandbox
 # package-level parallelism low and bound every run in time.
 TESTFLAGS ?= -count=1 -timeout 15m
 
-.PHONY: deps build run test lint unit integration test-docker fuzz bench clean
+.PHONY: deps build static install uninstall run test lint unit integration test-docker fuzz bench clean
 
 # The Debian packages the build and the tests need, installed if missing
 # (as root; otherwise it says what to install).
@@ -22,6 +22,53 @@ LDFLAGS := -X main.buildVersion=$(VERSION)
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sandbox
 
+# bin/sandbox as a file, for install: rebuilt only when it is missing or a
+# Go source, the embedded default policy or the module files are newer, and
+# without deps (no apt-get), so `make build && sudo make install` builds
+# once, as the user, and installing needs no network.
+GOSRC := $(shell find . \( -path ./.git -o -path ./bin -o -path ./test -o -path ./examples \) -prune -o \( -name '*.go' ! -name '*_test.go' -o -name '*.yaml' \) -print) go.mod go.sum
+$(BIN): $(GOSRC)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sandbox
+
+# A statically linked bin/sandbox-static, with libseccomp linked in
+# (Debian's libseccomp-dev ships libseccomp.a, libc6-dev glibc's static
+# libraries): one file that runs on any Linux of the same architecture,
+# in an empty container image too. libseccomp is C, so it stays a cgo
+# build, linked by the system's linker with -static. netgo and osusergo
+# give it Go's own resolver and user lookup: without them net and os/user
+# call glibc's getaddrinfo and getpwnam_r, which in a static binary still
+# dlopen the NSS modules of the glibc it was linked with at run time, and
+# the linker warns so ("Using 'getaddrinfo' in statically linked
+# applications requires at runtime the shared libraries…"). With the tags
+# no such call is linked in, so the warning does not come and the binary
+# needs nothing of the host's glibc.
+STATIC_BIN := $(BIN)-static
+static: deps
+	CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '$(LDFLAGS) -linkmode external -extldflags "-static"' -o $(STATIC_BIN) ./cmd/sandbox
+
+# Installs bin/sandbox, its manual page and its bash and zsh completions
+# under $(DESTDIR)$(PREFIX), as packagers expect (make install
+# DESTDIR=/tmp/pkg PREFIX=/usr); uninstall removes the same four files.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+INSTALL     ?= install
+
+install: $(BIN)
+	$(INSTALL) -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/sandbox
+	$(INSTALL) -D -m 0644 docs/sandbox.1 $(DESTDIR)$(MANDIR)/man1/sandbox.1
+	$(INSTALL) -D -m 0644 completions/sandbox.bash $(DESTDIR)$(BASHCOMPDIR)/sandbox
+	$(INSTALL) -D -m 0644 completions/_sandbox $(DESTDIR)$(ZSHCOMPDIR)/_sandbox
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sandbox
+	rm -f $(DESTDIR)$(MANDIR)/man1/sandbox.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sandbox
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_sandbox
+
 # A short demo under the embedded default policy (loopback and unix sockets
 # only), in a network namespace of its own holding nothing but lo, so that
 # the denied destination could not be reached even without the sandbox.
@@ -36,7 +83,7 @@ lint:
 	$(GO) tool staticcheck ./...
 
 unit:
-	$(GO) test $(TESTFLAGS) ./policy/... ./sentry/... ./spawn/... ./seccomp/... ./netstack/... ./cmd/...
+	$(GO) test $(TESTFLAGS) ./policy/... ./sentry/... ./spawn/... ./seccomp/... ./netstack/... ./learn/... ./oci/... ./cmd/...
 
 # Everything in test/ but the Docker tests, which need a daemon: test-docker.
 integration:

@@ -37,7 +37,7 @@ in --net host, every bind(2) and listen(2) decided by the policy.
                    with --net sandbox: the resolver the sandbox's DNS asks
                    (default: the host's, from /etc/resolv.conf)
   --log FILE       append one JSON record per decision to FILE (- for
-                   stderr); README "Audit log" lists the fields
+                   stderr); README, "Using it" (--log), lists the fields
   --learn FILE     learn mode: nothing the policy's default would deny is
                    denied; on exit FILE holds a policy that allows exactly
                    what PROG did (with --policy, that policy's rules first)
