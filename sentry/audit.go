@@ -51,6 +51,12 @@ type Record struct {
 	RCode   string   `json:"rcode,omitempty"`
 	Answers []string `json:"answers,omitempty"`
 
+	// The container the call came from (the OCI agent): its id, and its
+	// pod's name and namespace where the runtime says them.
+	Container    string `json:"container,omitempty"`
+	Pod          string `json:"pod,omitempty"`
+	PodNamespace string `json:"pod_namespace,omitempty"`
+
 	// Request is the question put to the policy, nil when none was (for
 	// learn mode's learner; not logged: Proto and Dest say it).
 	Request *policy.Request `json:"-"`

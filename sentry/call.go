@@ -17,6 +17,7 @@ import (
 // call is one trapped syscall on its way to an answer.
 type call struct {
 	s       *Server
+	pol     *policy.Policy // the server's policy when the call arrived
 	n       *seccomp.Notif
 	task    *task
 	rec     Record
@@ -50,7 +51,11 @@ type call struct {
 // monitor starts another receiver if it takes long.
 func (s *Server) handle(c *call) {
 	n := c.n
+	c.pol = s.policy.Load()
 	c.rec = Record{Time: c.start, Pid: n.Pid, Syscall: n.Syscall, Fd: -1}
+	if k := s.container; k != nil {
+		c.rec.Container, c.rec.Pod, c.rec.PodNamespace = k.ID, k.Pod, k.PodNamespace
+	}
 	s.monitor.add(c)
 	defer s.monitor.remove(c)
 	c.deliver(c.serve())
@@ -156,7 +161,7 @@ func (c *call) getfd(fd int) (int, error) {
 // decision: the rule that decided, or the default (by the place of its
 // `default:`), or in learn mode that it was learned.
 func (c *call) decide(req policy.Request) policy.Decision {
-	d := c.s.policy.Decide(req)
+	d := c.pol.Decide(req)
 	c.rec.Request = &req
 	c.rec.Verdict = d.Verdict.String()
 	switch {
@@ -164,9 +169,9 @@ func (c *call) decide(req policy.Request) policy.Decision {
 		c.rec.Rule = d.Rule.Pos.Short()
 	case d.Learned:
 		c.rec.Learned = true
-		c.rec.Reason = "learn mode: " + c.s.policy.DefaultRule() + " would deny it"
+		c.rec.Reason = "learn mode: " + c.pol.DefaultRule() + " would deny it"
 	default:
-		c.rec.Rule = c.s.policy.DefaultRule()
+		c.rec.Rule = c.pol.DefaultRule()
 	}
 	return d
 }

@@ -78,7 +78,7 @@ func sysConnect(c *call) result {
 	// vsock reaches the hypervisor, AF_RXRPC carries an IP address inside
 	// its own sockaddr…: the policy has no words for these destinations,
 	// so they are denied.
-	return c.uncovered(info.family, c.s.policy.Errno)
+	return c.uncovered(info.family, c.pol.Errno)
 }
 
 // sockInfo is what the kernel says of a socket: its family and protocol

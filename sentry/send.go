@@ -354,7 +354,7 @@ func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (result, err
 		// (the filter refuses them in host mode).
 		return pass()
 	}
-	return c.uncovered(si.family, deniedSend(sock, m, c.s.policy.Errno)), nil
+	return c.uncovered(si.family, deniedSend(sock, m, c.pol.Errno)), nil
 }
 
 // deniedSend is the answer to a send the policy refused: errno, but for a

@@ -3,6 +3,8 @@ package sentry
 import (
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,21 +24,34 @@ type Config struct {
 	// Netns is the cookie of the program's network namespace (NetSandbox;
 	// see NetnsCookie): only its sockets see the gateway as the gateway.
 	Netns uint64
+	// Container, when set, names the container whose calls these are
+	// (the OCI agent): every record carries it.
+	Container *Container
+}
+
+// Container is what the records say of the container a call came from.
+type Container struct {
+	ID                string
+	Pod, PodNamespace string // from the usual Kubernetes annotations, when present
 }
 
 // Server serves the trapped calls of the programs under one seccomp
 // listener: it knows nothing of how they were started.
 type Server struct {
-	policy   *policy.Policy
-	records  Records
-	listener *seccomp.Listener
-	creds    creds // the supervisor's own: a call made as the program differs
-	monitor  *monitor
-	tasks    *taskCache
-	mode     NetMode
-	names    *netstack.Names
-	netns    uint64
-	pid      int
+	policy    atomic.Pointer[policy.Policy] // SetPolicy may change it while calls are served
+	records   Records
+	listener  *seccomp.Listener
+	creds     creds // the supervisor's own: a call made as the program differs
+	monitor   *monitor
+	tasks     *taskCache
+	mode      NetMode
+	names     *netstack.Names
+	netns     uint64
+	pid       int
+	container *Container
+
+	done     chan struct{} // closed once no task uses the filter any more
+	doneOnce sync.Once
 }
 
 // Serve starts serving listener's notifications under cfg, on goroutines
@@ -55,20 +70,31 @@ func Serve(listener *seccomp.Listener, cfg Config) (*Server, error) {
 		mode = NetHost
 	}
 	s := &Server{
-		policy:   cfg.Policy,
-		records:  cfg.Records,
-		listener: listener,
-		creds:    self,
-		tasks:    newTaskCache(),
-		mode:     mode,
-		names:    cfg.Names,
-		netns:    cfg.Netns,
-		pid:      os.Getpid(),
+		records:   cfg.Records,
+		listener:  listener,
+		creds:     self,
+		tasks:     newTaskCache(),
+		mode:      mode,
+		names:     cfg.Names,
+		netns:     cfg.Netns,
+		pid:       os.Getpid(),
+		container: cfg.Container,
+		done:      make(chan struct{}),
 	}
+	s.policy.Store(cfg.Policy)
 	s.monitor = newMonitor(s.receive)
 	go s.receive()
 	return s, nil
 }
+
+// SetPolicy makes p the policy of the calls that arrive from now on (a
+// call under way keeps the one it started with).
+func (s *Server) SetPolicy(p *policy.Policy) { s.policy.Store(p) }
+
+// Done is closed once every task under the filter has exited (or the
+// listener failed): nothing is left to serve, and Close frees what is
+// left.
+func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Close stops serving: calls still trapped are failed by the kernel
 // (ENOSYS) once the listener is closed — closed, never open.
@@ -93,6 +119,7 @@ func (s *Server) receive() {
 			// Anything else leaves trapped calls unanswered, and
 			// the kernel fails them (ENOSYS) once the listener
 			// closes: closed, not open.
+			s.doneOnce.Do(func() { close(s.done) })
 			return
 		}
 		c := &call{s: s, n: n, start: time.Now(), onReceiver: true}

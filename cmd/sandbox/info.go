@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -76,4 +77,9 @@ func version() string {
 		}
 	}
 	return "sandbox " + v + " " + runtime.Version()
+}
+
+// jsonIndent is v as indented JSON.
+func jsonIndent(v any) ([]byte, error) {
+	return json.MarshalIndent(v, "", "  ")
 }

@@ -5,6 +5,8 @@
 //	sandbox check FILE…|-
 //	sandbox policy default
 //	sandbox version
+//	sandbox agent --socket PATH [--policy FILE] [--policy-dir DIR] [--log FILE|-]
+//	sandbox oci-profile --socket PATH [--metadata STR] [--base FILE]
 //	sandbox help [COMMAND]
 //
 // It holds flags, sub-commands, exit codes and messages for people; the work
@@ -33,6 +35,8 @@ const usage = `usage:
   sandbox check FILE...                   validate policy files (- for stdin)
   sandbox policy default                  print the embedded default policy
   sandbox version                         print the version
+  sandbox agent --socket PATH [flags]     serve containers' seccomp listeners (runc, crun)
+  sandbox oci-profile --socket PATH       print the OCI seccomp profile for the agent
   sandbox help [COMMAND]                  this, or a command's flags
 
 'sandbox help run' lists run's flags. The exit status of run is PROG's
@@ -53,11 +57,13 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"run":     {cmdRun, runHelp},
-		"check":   {cmdCheck, checkHelp},
-		"policy":  {cmdPolicy, policyHelp},
-		"version": {cmdVersion, versionHelp},
-		"help":    {cmdHelp, usage},
+		"run":         {cmdRun, runHelp},
+		"check":       {cmdCheck, checkHelp},
+		"policy":      {cmdPolicy, policyHelp},
+		"version":     {cmdVersion, versionHelp},
+		"agent":       {cmdAgent, agentHelp},
+		"oci-profile": {cmdOCIProfile, ociProfileHelp},
+		"help":        {cmdHelp, usage},
 	}
 }
 
