@@ -261,7 +261,7 @@ func TestAgentManyContainers(t *testing.T) {
 	own := writePolicy(t, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", allowed.port()))
 	agent := startAgent(t, "--policy", own)
 	prof := agent.profile(t)
-	const n = 20 // at once, on 2 cores: each runc start is ~100 ms of CPU
+	const n = 50 // at once, on 2 cores: each runc start is ~25 ms of CPU
 	var wg sync.WaitGroup
 	results := make([]result, n)
 	for i := range n {
@@ -524,4 +524,22 @@ func newNetns(t *testing.T) string {
 		t.Fatalf("set up %s: %v\n%s", name, err, out)
 	}
 	return name
+}
+
+// TestRuncAgentExample runs examples/runc-agent.sh as README tells a user
+// to: the container reaches the server its policy allows and is refused
+// the other, and the agent's records name the container.
+func TestRuncAgentExample(t *testing.T) {
+	requireRoot(t)
+	r := runCmd(t, 2*time.Minute, "sh", "../examples/runc-agent.sh", sandboxBin)
+	for _, want := range []string{
+		"127.0.0.1:8781: connected\n",
+		"127.0.0.1:8782: Permission denied\n",
+		`"dest":"127.0.0.1:8782","verdict":"deny"`,
+		`"container":"sandbox-example"`,
+	} {
+		if r.status != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("examples/runc-agent.sh: status %d, want %q in:\n%s%s", r.status, want, r.stdout, r.stderr)
+		}
+	}
 }
