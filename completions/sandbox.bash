@@ -10,6 +10,12 @@ _sandbox_files() {
 	COMPREPLY=($(compgen -f -- "$1"))
 }
 
+# _sandbox_log completes --log's FILE, or - for stderr.
+_sandbox_log() {
+	_sandbox_files "$1"
+	[[ - == "$1"* ]] && COMPREPLY+=(-)
+}
+
 _sandbox() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local cmds="run check policy version help agent oci-profile"
@@ -81,8 +87,7 @@ _sandbox() {
 			return 0
 			;;
 		--log | -log)
-			_sandbox_files "$cur"
-			[[ - == "$cur"* ]] && COMPREPLY+=(-)
+			_sandbox_log "$cur"
 			return 0
 			;;
 		--net | -net)
@@ -96,8 +101,7 @@ _sandbox() {
 		COMPREPLY=($(compgen -W "--policy --net --dns --log --learn --quiet --help --" -- "$cur"))
 		;;
 	check)
-		_sandbox_files "$cur"
-		[[ - == "$cur"* ]] && COMPREPLY+=(-)
+		_sandbox_log "$cur" # files, and - (stdin)
 		;;
 	policy)
 		((COMP_CWORD == 2)) && COMPREPLY=($(compgen -W "default" -- "$cur"))
@@ -112,8 +116,7 @@ _sandbox() {
 			return 0
 			;;
 		--log | -log)
-			_sandbox_files "$cur"
-			[[ - == "$cur"* ]] && COMPREPLY+=(-)
+			_sandbox_log "$cur"
 			return 0
 			;;
 		--policy-dir | -policy-dir)

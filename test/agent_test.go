@@ -172,6 +172,30 @@ func runContainer(t *testing.T, rootfs string, c container) result {
 	return runCmd(t, time.Minute, "runc", "run", "--bundle", dir, id)
 }
 
+// containerLines runs c under runc and returns the lines it printed,
+// calling at(n) as the nth line arrives: the test changes the world
+// between two of the container's calls.
+func containerLines(t *testing.T, rootfs string, c container, at func(n int)) []string {
+	t.Helper()
+	dir, id := bundle(t, rootfs, c)
+	t.Cleanup(func() { exec.Command("runc", "delete", "--force", id).Run() })
+	cmd := exec.Command("runc", "run", "--bundle", dir, id)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for sc := bufio.NewScanner(out); sc.Scan(); {
+		got = append(got, sc.Text())
+		at(len(got))
+	}
+	cmd.Wait()
+	return got
+}
+
 // TestAgentServesContainers: containers whose profile names the agent have
 // their connects judged by the agent's policy — in the host's network and
 // in a network namespace of their own, where the agent connects in the
@@ -313,26 +337,12 @@ func TestAgentKilledMidRun(t *testing.T) {
 	rootfs := containerRootfs(t)
 	denied := newCounter(t, "tcp4", "127.0.0.1:0")
 	agent := startAgent(t, "--policy", writePolicy(t, "version: 1\ndefault: deny\n"))
-	dir, id := bundle(t, rootfs, container{args: []string{"/dialloop", "127.0.0.1", fmt.Sprint(denied.port()), "30", "50"}, seccomp: agent.profile(t)})
-	t.Cleanup(func() { exec.Command("runc", "delete", "--force", id).Run() })
-	cmd := exec.Command("runc", "run", "--bundle", dir, id)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	var got []string
-	for sc.Scan() {
-		got = append(got, sc.Text())
-		if len(got) == 5 {
+	got := containerLines(t, rootfs, container{args: []string{"/dialloop", "127.0.0.1", fmt.Sprint(denied.port()), "30", "50"}, seccomp: agent.profile(t)}, func(n int) {
+		if n == 5 {
 			agent.cmd.Process.Kill()
 			agent.cmd.Wait()
 		}
-	}
-	cmd.Wait()
+	})
 	if len(got) != 30 {
 		t.Fatalf("the container printed %d lines, want 30: %q", len(got), got)
 	}
@@ -441,21 +451,8 @@ func TestAgentReload(t *testing.T) {
 	}
 	write("version: 1\ndefault: deny\n")
 	agent := startAgent(t, "--policy-dir", dir)
-	d, id := bundle(t, rootfs, container{args: []string{"/dialloop", "127.0.0.1", fmt.Sprint(target.port()), "60", "50"}, seccomp: agent.profile(t), annotations: map[string]string{"sandbox.policy": "p"}})
-	t.Cleanup(func() { exec.Command("runc", "delete", "--force", id).Run() })
-	cmd := exec.Command("runc", "run", "--bundle", d, id)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	var got []string
-	for sc.Scan() {
-		got = append(got, sc.Text())
-		switch len(got) {
+	got := containerLines(t, rootfs, container{args: []string{"/dialloop", "127.0.0.1", fmt.Sprint(target.port()), "60", "50"}, seccomp: agent.profile(t), annotations: map[string]string{"sandbox.policy": "p"}}, func(n int) {
+		switch n {
 		case 5:
 			write(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", target.port()))
 			agent.cmd.Process.Signal(syscall.SIGHUP)
@@ -463,8 +460,7 @@ func TestAgentReload(t *testing.T) {
 			write("version: 1\nrules: [oops\n") // broken: the allowing version stays
 			agent.cmd.Process.Signal(syscall.SIGHUP)
 		}
-	}
-	cmd.Wait()
+	})
 	joined := strings.Join(got, " ")
 	// Denied at first, allowed from some attempt after the first reload
 	// on, and still at the end.

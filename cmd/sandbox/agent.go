@@ -87,19 +87,12 @@ func cmdAgent(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "agent: --policy-dir %s: not a directory", *policyDir)
 		}
 	}
-	var records sentry.Records
-	switch *logPath {
-	case "":
-	case "-":
-		records.Audit = sentry.NewAuditLog(os.Stderr)
-	default:
-		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fail(stderr, "agent: --log: %v", err)
-		}
-		defer f.Close()
-		records.Audit = sentry.NewAuditLog(f)
+	audit, closeLog, err := openAuditLog(*logPath)
+	if err != nil {
+		return fail(stderr, "agent: --log: %v", err)
 	}
+	defer closeLog()
+	records := sentry.Records{Audit: audit}
 	// A stale socket of an agent that died is in the way; anything else
 	// at PATH is not the agent's to remove.
 	if st, err := os.Lstat(*socket); err == nil && st.Mode()&os.ModeSocket != 0 {

@@ -107,18 +107,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var records sentry.Records
-	switch f.log {
-	case "":
-	case "-":
-		records.Audit = sentry.NewAuditLog(os.Stderr)
-	default:
-		lf, err := os.OpenFile(f.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return fail(stderr, "--log: %v", err)
-		}
-		defer lf.Close()
-		records.Audit = sentry.NewAuditLog(lf)
+	audit, closeLog, err := openAuditLog(f.log)
+	if err != nil {
+		return fail(stderr, "--log: %v", err)
 	}
+	defer closeLog()
+	records.Audit = audit
 	var learnOut *os.File
 	var learner *learn.Learner
 	if f.learn != "" {
@@ -247,6 +241,22 @@ func parseResolver(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, err
 	}
 	return netip.AddrPortFrom(a, 53), nil
+}
+
+// openAuditLog opens --log's FILE for appending ("-": stderr; "": no log)
+// and returns the log and what closes it.
+func openAuditLog(path string) (*sentry.AuditLog, func(), error) {
+	switch path {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return sentry.NewAuditLog(os.Stderr), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sentry.NewAuditLog(f), func() { f.Close() }, nil
 }
 
 // commandLine is argv as a shell would take it back, each long argument
