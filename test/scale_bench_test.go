@@ -52,15 +52,7 @@ func BenchmarkConcurrentConnects(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serve(ln, func(net.Conn) {}) // accept, and close at once
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	pol := writePolicy(b, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:"+port+"\n")
 	runs := map[string][]string{
