@@ -75,8 +75,10 @@ func BenchmarkSandboxThroughput(b *testing.B) {
 }
 
 // BenchmarkSandboxConnectLatency measures connect+close to a test host
-// natively and through --net sandbox (seccomp and netstack both), medians
-// of alternating rounds.
+// natively, through --net host and --net sandbox (seccomp, and netstack),
+// and through slirp4netns and pasta set up as for the throughput
+// benchmark, medians of alternating rounds; it prints the table and
+// reports each, and --net sandbox's ratios to native and to pasta.
 func BenchmarkSandboxConnectLatency(b *testing.B) {
 	requireRoot(b)
 	prog := buildC(b, "progs/connbench.c")
@@ -84,19 +86,35 @@ func BenchmarkSandboxConnectLatency(b *testing.B) {
 	c := h.counter(b)
 	pol := writePolicy(b, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s:%d\n", h.addr, c.port()))
 	args := []string{prog, "1000", h.addr, fmt.Sprint(c.port())}
+	ways := []struct {
+		name string
+		argv []string
+	}{
+		{"native", args},
+		{"host-mode", sandboxed(pol, args...)},
+		{"sandbox-mode", inSandboxMode(pol, args...)},
+		{"slirp4netns", append([]string{"progs/slirp.sh"}, args...)},
+		{"pasta", append([]string{"pasta", "--config-net", "--runas", "0", "-q", "--"}, args...)},
+	}
 	const rounds = 5
-	var native, host, sandbox []float64
+	got := map[string][]float64{}
 	for range b.N {
 		for range rounds {
-			native = append(native, medianOf(b, runCmd(b, 2*time.Minute, args...)))
-			host = append(host, medianOf(b, runCmd(b, 2*time.Minute, sandboxed(pol, args...)...)))
-			sandbox = append(sandbox, medianOf(b, runCmd(b, 2*time.Minute, inSandboxMode(pol, args...)...)))
+			for _, w := range ways {
+				got[w.name] = append(got[w.name], medianOf(b, runCmd(b, 2*time.Minute, w.argv...)))
+			}
 		}
 	}
-	n, hm, s := median(native), median(host), median(sandbox)
-	b.ReportMetric(n, "native-ns/connect")
-	b.ReportMetric(hm, "host-mode-ns/connect")
-	b.ReportMetric(s, "sandbox-mode-ns/connect")
-	b.ReportMetric(s/n, "sandbox-ratio")
-	b.Logf("connect+close to a test host: native %.1f µs, --net host %.1f µs (%.2f×), --net sandbox %.1f µs (%.2f×)", n/1e3, hm/1e3, hm/n, s/1e3, s/n)
+	native := median(got["native"])
+	var table strings.Builder
+	fmt.Fprintf(&table, "connect+close to a test host, median of %d × 1000:\n", rounds)
+	for _, w := range ways {
+		m := median(got[w.name])
+		b.ReportMetric(m, w.name+"-ns/connect")
+		fmt.Fprintf(&table, "  %-12s %7.1f µs  %5.2f× native\n", w.name, m/1e3, m/native)
+	}
+	s := median(got["sandbox-mode"])
+	b.ReportMetric(s/native, "sandbox-ratio")
+	b.ReportMetric(s/median(got["pasta"]), "sandbox-to-pasta")
+	b.Log(table.String())
 }
