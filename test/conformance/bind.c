@@ -221,21 +221,13 @@ CASE(order_pipe_bad_len) {
 CASE(addr_null_len16) { step(tryb(sock(AF_INET, SOCK_STREAM), NULL, 16)); }
 /* A length of 0 reads nothing: the length check fails instead. */
 CASE(addr_null_len0) { step(tryb(sock(AF_INET, SOCK_STREAM), NULL, 0)); }
-CASE(addr_unmapped) {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	munmap(p, 4096);
-	step(tryb(sock(AF_INET, SOCK_STREAM), p, 16));
-}
+CASE(addr_unmapped) { step(tryb(sock(AF_INET, SOCK_STREAM), unmapped(), 16)); }
 /* The first 8 bytes readable, the other 8 in a PROT_NONE page. */
 CASE(addr_straddles_prot_none) {
-	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || mprotect(p + 4096, 4096, PROT_NONE))
-		die("mmap");
+	char *p = guarded(8);
 	struct sockaddr_in sa = in4("127.0.0.1", 0);
-	memcpy(p + 4096 - 8, &sa, 8);
-	step(tryb(sock(AF_INET, SOCK_STREAM), p + 4096 - 8, sizeof sa));
+	memcpy(p, &sa, 8);
+	step(tryb(sock(AF_INET, SOCK_STREAM), p, sizeof sa));
 }
 CASE(addr_kernel_pointer) { step(tryb(sock(AF_INET, SOCK_STREAM), (void *)(uintptr_t)(~(uintptr_t)0 << 31), 16)); }
 CASE(addr_unix_null) { step(tryb(sock(AF_UNIX, SOCK_STREAM), NULL, sizeof(struct sockaddr_un))); }

@@ -138,6 +138,26 @@ static inline int opathfile(const char *name) {
 	return fd;
 }
 
+/* --- memory a call cannot read: its EFAULT cases --------------------------- */
+
+/* unmapped returns the address of a page that is not mapped. */
+static inline void *unmapped(void) {
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	munmap(p, 4096);
+	return p;
+}
+
+/* guarded returns LEN readable bytes that end where a PROT_NONE page starts. */
+static inline char *guarded(size_t len) {
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || mprotect(p + 4096, 4096, PROT_NONE))
+		die("mmap");
+	memset(p, 'g', 4096);
+	return p + 4096 - len;
+}
+
 /* --- sockets and listeners ------------------------------------------------- */
 
 static inline int sock(int family, int type) {

@@ -62,26 +62,8 @@ static const char *n(ssize_t r) {
 
 /* --- memory no call may read or write ------------------------------------------ */
 
-/* unmapped returns the address of a page that is not mapped. */
-static void *unmapped(void) {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	munmap(p, 4096);
-	return p;
-}
-
 /* kernelptr is an address in the kernel's half: no access_ok passes it. */
 #define kernelptr ((void *)(uintptr_t)0xffff888000000000ULL)
-
-/* guarded returns LEN readable bytes that end where a PROT_NONE page starts. */
-static char *guarded(size_t len) {
-	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || mprotect(p + 4096, 4096, PROT_NONE))
-		die("mmap");
-	memset(p, 'g', 4096);
-	return p + 4096 - len;
-}
 
 /* CLOSED is an fd number no case has open. */
 #define CLOSED 900

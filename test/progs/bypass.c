@@ -44,15 +44,6 @@
 
 #include "vector.h"
 
-static long count(const char *name, long r) {
-	if (r < 0)
-		return step(name, r);
-	char n[32];
-	snprintf(n, sizeof n, "%ld", r);
-	add(name, n);
-	return r;
-}
-
 static void emit(const char *name) {
 	printf("%s%s\n", name, line);
 	line[0] = 0;

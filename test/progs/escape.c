@@ -74,16 +74,6 @@ static long setup(const char *name, long r) {
 	return r < 0 ? step(name, r) : r;
 }
 
-/* count records a call that returns a count, such as sendmmsg's. */
-static long count(const char *name, long r) {
-	if (r < 0)
-		return step(name, r);
-	char n[32];
-	snprintf(n, sizeof n, "%ld", r);
-	add(name, n);
-	return r;
-}
-
 /* mapped is ::ffff:a, the IPv4 address a as an IPv6 socket names it. */
 static struct dest mapped(struct in_addr a, int port) {
 	struct in6_addr m;

@@ -29,6 +29,17 @@ static inline long step(const char *name, long r) {
 	return r;
 }
 
+/* count records a call that returns a count, such as sendmmsg's: the
+   count, or how it failed; it returns r. */
+static inline long count(const char *name, long r) {
+	if (r < 0)
+		return step(name, r);
+	char n[32];
+	snprintf(n, sizeof n, "%ld", r);
+	add(name, n);
+	return r;
+}
+
 /* A destination, ready for connect or sendto. */
 struct dest {
 	struct sockaddr_storage ss;
