@@ -229,20 +229,14 @@ func (p *Policy) HostnameRules() []*Rule {
 	return out
 }
 
-// MayResolve reports whether a connection to a host called name could be
-// allowed by some rule (or by the default): only such names are looked up
-// for the program, so that a name no rule allows does not leave the
-// sandbox even as a DNS query. It judges by name alone — a rule allowing an
-// address range does not make names resolvable, since which names land in
-// it is known only after resolving them. Listen rules speak of the
-// program's own addresses, never of a name it may reach.
-func (p *Policy) MayResolve(name string) bool {
-	return p.DecideName(name).Verdict == Allow
-}
-
-// DecideName is MayResolve's decision, with what made it: the first rule
-// that could allow a host called name, or (Rule nil) the default — or, in
-// learn mode, that the name is learned.
+// DecideName decides whether a host called name may be resolved: allowed
+// when a connection to it could be allowed by some rule (Rule: the first)
+// or by the default (Rule nil), or in learn mode (Learned). Only such
+// names are looked up for the program, so that a name no rule allows does
+// not leave the sandbox even as a DNS query. It judges by name alone — a
+// rule allowing an address range does not make names resolvable, since
+// which names land in it is known only after resolving them. Listen rules
+// speak of the program's own addresses, never of a name it may reach.
 func (p *Policy) DecideName(name string) Decision {
 	names := []string{name}
 	for _, r := range p.Rules {

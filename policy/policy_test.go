@@ -286,7 +286,7 @@ rules:
 	// An allow rule for every address makes every name resolvable, but a
 	// listen rule speaks of the program's own addresses, not of names.
 	listenOnly := mustParse(t, "version: 1\ndefault: deny\nrules:\n  - allow: listen tcp *\n  - allow: listen ip *:53\n")
-	if listenOnly.MayResolve("example.com") {
+	if mayResolve(listenOnly, "example.com") {
 		t.Error("a listen rule made a name resolvable")
 	}
 }
@@ -825,7 +825,10 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
-func TestMayResolve(t *testing.T) {
+// mayResolve reports whether p lets the sandbox's DNS look name up.
+func mayResolve(p *Policy, name string) bool { return p.DecideName(name).Verdict == Allow }
+
+func TestDecideName(t *testing.T) {
 	p := mustParse(t, `version: 1
 default: deny
 rules:
@@ -843,14 +846,14 @@ rules:
 		"other.org":          false, // an address rule makes no name resolvable
 		"secret.example.com": false,
 	} {
-		if got := p.MayResolve(name); got != want {
-			t.Errorf("MayResolve(%q) = %v, want %v", name, got, want)
+		if got := mayResolve(p, name); got != want {
+			t.Errorf("DecideName(%q) allows: %v, want %v", name, got, want)
 		}
 	}
-	if !mustParse(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp *:443\n").MayResolve("any.name") {
+	if !mayResolve(mustParse(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp *:443\n"), "any.name") {
 		t.Error("an allow rule for any address must make every name resolvable")
 	}
-	if !mustParse(t, "version: 1\ndefault: allow\n").MayResolve("any.name") {
+	if !mayResolve(mustParse(t, "version: 1\ndefault: allow\n"), "any.name") {
 		t.Error("a default-allow policy must resolve every name")
 	}
 }
