@@ -88,9 +88,9 @@ func sysListen(c *call) result {
 	}
 	defer unix.Close(sock)
 	listen := func() (int64, unix.Errno) { return 0, rawListen(sock, backlog) }
-	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	typ, err := sockType(sock)
 	if err != nil {
-		return failClosed(fmt.Errorf("SO_TYPE: %w", err))
+		return failClosed(err)
 	}
 	inet := info.family == unix.AF_INET || info.family == unix.AF_INET6 || info.family == unix.AF_SMC
 	if !inet || typ != unix.SOCK_STREAM {

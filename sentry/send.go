@@ -119,13 +119,17 @@ func (c *call) msgSocket(flags int) (int, sockInfo, error) {
 // sendMessage prepares one message and sends it when the policy allows:
 // the end of sendto and sendmsg alike.
 func (c *call) sendMessage(sock int, si sockInfo, m *outMsg, flags int) result {
-	if err := c.prepare(sock, si, m); err != nil {
+	typ, err := sockType(sock)
+	if err != nil {
+		return failClosed(err)
+	}
+	if err := c.prepare(sock, si, typ, m); err != nil {
 		return failClosed(err)
 	}
 	if !c.stillWaiting() {
 		return gone
 	}
-	res, err := c.sendOne(sock, si, m, flags)
+	res, err := c.sendOne(sock, si, typ, m, flags)
 	if err != nil {
 		return failClosed(err)
 	}
@@ -144,11 +148,15 @@ func sysSendmmsg(c *call) result {
 		return resultOf(err)
 	}
 	defer unix.Close(sock)
+	typ, err := sockType(sock)
+	if err != nil {
+		return failClosed(err)
+	}
 	vlen = min(vlen, uioMaxIOV)
 	sent := int64(0)
 	failed := reply(0, 0) // vlen 0: nothing to send, 0 sent
 	for i := range uint64(vlen) {
-		res, short, err := c.sendEntry(sock, si, vec+i*mmsghdrSize, flags, i == uint64(vlen)-1)
+		res, short, err := c.sendEntry(sock, si, typ, vec+i*mmsghdrSize, flags, i == uint64(vlen)-1)
 		if err != nil {
 			return resultOf(err)
 		}
@@ -178,7 +186,7 @@ func sysSendmmsg(c *call) result {
 // kernel does as it goes. short: a stream took only part of the message,
 // and the batch ends there. An error ends the whole call (an answerError,
 // or a failure that fails closed).
-func (c *call) sendEntry(sock int, si sockInfo, entry uint64, flags int, last bool) (res result, short bool, err error) {
+func (c *call) sendEntry(sock int, si sockInfo, typ int, entry uint64, flags int, last bool) (res result, short bool, err error) {
 	m, e, err := c.copyMsghdr(sock, entry)
 	if err != nil {
 		return result{}, false, err
@@ -190,7 +198,7 @@ func (c *call) sendEntry(sock int, si sockInfo, entry uint64, flags int, last bo
 		}
 		return invalid(e, "malformed message header"), false, nil
 	}
-	if err := c.prepare(sock, si, m); err != nil {
+	if err := c.prepare(sock, si, typ, m); err != nil {
 		return result{}, false, err
 	}
 	if !c.stillWaiting() {
@@ -202,13 +210,24 @@ func (c *call) sendEntry(sock int, si sockInfo, entry uint64, flags int, last bo
 	if !last {
 		f |= unix.MSG_BATCH
 	}
-	if res, err = c.sendOne(sock, si, m, f); err != nil || !res.succeeded() {
+	if res, err = c.sendOne(sock, si, typ, m, f); err != nil || !res.succeeded() {
 		return res, false, err
 	}
 	if err := c.task.writeUint32(entry+msghdrSize, uint32(res.val)); err != nil {
 		return reply(0, unix.EFAULT), false, nil
 	}
 	return res, res.val < int64(m.asked), nil
+}
+
+// sockType is sock's type (SO_TYPE), which a send needs to copy its
+// message in (prepare) and to judge where it goes (sendOne): read once a
+// call.
+func sockType(sock int) (int, error) {
+	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return 0, fmt.Errorf("SO_TYPE: %w", err)
+	}
+	return typ, nil
 }
 
 // msgCmsgCompat is MSG_CMSG_COMPAT, the kernel's own flag for 32-bit
@@ -234,13 +253,10 @@ func (c *call) socketArg(fd int) (int, sockInfo, error) {
 	return sock, si, nil
 }
 
-// sendOne decides and makes one send of prepared m on sock. An error is a
-// failure of the supervisor's, which fails the call closed.
-func (c *call) sendOne(sock int, si sockInfo, m *outMsg, flags int) (result, error) {
-	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		return result{}, fmt.Errorf("SO_TYPE: %w", err)
-	}
+// sendOne decides and makes one send of prepared m on sock, a socket of
+// type typ. An error is a failure of the supervisor's, which fails the
+// call closed.
+func (c *call) sendOne(sock int, si sockInfo, typ int, m *outMsg, flags int) (result, error) {
 	// The kernel checks some sends against the sender's capabilities: a
 	// netlink message (CAP_NET_ADMIN to change routes, addresses,
 	// netfilter rules) and control messages such as SO_MARK. Made by the

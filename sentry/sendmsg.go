@@ -125,11 +125,7 @@ func controlFault(sock int, n uint64) unix.Errno {
 // that is EFAULT (a datagram, or a stream's first chunk) or a short count
 // (a stream that had copied whole chunks before). An error is a failure of
 // the supervisor's: the call fails closed.
-func (c *call) prepare(sock int, si sockInfo, m *outMsg) error {
-	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		return fmt.Errorf("SO_TYPE: %w", err)
-	}
+func (c *call) prepare(sock int, si sockInfo, typ int, m *outMsg) error {
 	stream := typ == unix.SOCK_STREAM
 	for _, v := range m.iovs {
 		m.asked += v.Len
