@@ -3,9 +3,10 @@ package spawn
 import (
 	"errors"
 	"fmt"
-	"sandbox/sentry"
 
 	"golang.org/x/sys/unix"
+
+	"sandbox/sentry"
 )
 
 // droppedCaps are the capabilities no program under the sandbox keeps, in

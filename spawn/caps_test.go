@@ -2,10 +2,11 @@ package spawn
 
 import (
 	"os"
-	"sandbox/sentry"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"sandbox/sentry"
 )
 
 // threadCaps reads the calling thread's capability sets.

@@ -2,9 +2,10 @@ package spawn
 
 import (
 	"fmt"
-	"sandbox/sentry"
 
 	"golang.org/x/sys/unix"
+
+	"sandbox/sentry"
 )
 
 // confineProgram is the init step's last act before it execs the program:

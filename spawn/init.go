@@ -7,13 +7,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
-	"sandbox/sentry"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"sandbox/seccomp"
+	"sandbox/sentry"
 )
 
 // initStatusFd is the init step's end of the socket pair to the supervisor.

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sandbox/sentry"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"sandbox/sentry"
 )
 
 // namespaceAttrs adds to attr what the init step needs for mode: for

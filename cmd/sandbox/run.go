@@ -178,9 +178,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadRunPolicy reads the policy run judges by: --policy's, or the
-// embedded default; in learn mode, --policy's (or none) in learn mode.
-// base is what learn mode builds on. A non-zero status means it failed
-// and said why.
+// embedded default; in learn mode, --policy's (or an empty one) made to
+// learn (policy.Learning). base is the policy as read, which learn mode
+// writes first. A non-zero status means it failed and said why.
 func loadRunPolicy(f runFlags, stderr io.Writer) (pol, base *policy.Policy, status int) {
 	var err error
 	switch {
