@@ -36,6 +36,13 @@ func TestStartFailuresExit125(t *testing.T) {
 		{"unwritable log", append([]string{sandboxBin, "run", "--log", "/nonexistent/dir/log", "--"}, touch...), "/nonexistent/dir/log"},
 		{"--dns outside --net sandbox", append([]string{sandboxBin, "run", "--net", "host", "--dns", "127.0.0.1", "--"}, touch...), "--dns goes with --net sandbox"},
 		{"bad --dns", append([]string{sandboxBin, "run", "--dns", "resolver.example", "--"}, touch...), `--dns "resolver.example"`},
+		{"unwritable --learn", append([]string{sandboxBin, "run", "--net", "host", "--learn", "/nonexistent/dir/learned.yaml", "--"}, touch...), "--learn: open /nonexistent/dir/learned.yaml"},
+		{"bad --learn base", append([]string{sandboxBin, "run", "--net", "host", "--learn", filepath.Join(t.TempDir(), "l.yaml"), "--policy", badPolicy, "--"}, touch...), badPolicy + ":4:"},
+		// The agent starts nothing, but its own failures are the same.
+		{"agent without --socket", []string{sandboxBin, "agent"}, "--socket PATH is needed"},
+		{"agent with a bad policy", []string{sandboxBin, "agent", "--socket", filepath.Join(t.TempDir(), "a.sock"), "--policy", badPolicy}, badPolicy + ":4:"},
+		{"agent without its policy directory", []string{sandboxBin, "agent", "--socket", filepath.Join(t.TempDir(), "a.sock"), "--policy-dir", "/nonexistent/policies"}, "--policy-dir /nonexistent/policies: not a directory"},
+		{"oci-profile with a missing base", []string{sandboxBin, "oci-profile", "--socket", "/run/a.sock", "--base", "/nonexistent/base.json"}, "/nonexistent/base.json"},
 	}
 	garbage := filepath.Join(t.TempDir(), "garbage")
 	if err := os.WriteFile(garbage, []byte("\x7fELF-not-really\x00\x01"), 0o755); err != nil {
@@ -44,6 +51,13 @@ func TestStartFailuresExit125(t *testing.T) {
 	cases = append(cases,
 		startCase{"exec format error", []string{sandboxBin, "run", "--", garbage}, "exec format error"},
 		startCase{"exec format error in --net none", []string{sandboxBin, "run", "--net", "none", "--", garbage}, "cannot run " + garbage + ": exec format error"})
+	// A policy with several mistakes: one line each, file:line:col first.
+	twoMistakes := writePolicy(t, "version: 1\ndefault: maybe\nrules:\n  - allow: tcp 127.0.0.1:70000\n")
+	r := runCmd(t, 30*time.Second, append([]string{sandboxBin, "run", "--net", "host", "--policy", twoMistakes, "--"}, touch...)...)
+	if lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n"); r.status != 125 || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "sandbox: "+twoMistakes+":2:") || !strings.HasPrefix(lines[1], "sandbox: "+twoMistakes+":4:") {
+		t.Errorf("two mistakes: status %d, stderr %q: want 125 and one line per mistake", r.status, r.stderr)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCmd(t, 30*time.Second, c.argv...)
