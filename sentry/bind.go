@@ -87,7 +87,12 @@ func sysListen(c *call) result {
 		return resultOf(err)
 	}
 	defer unix.Close(sock)
-	listen := func() (int64, unix.Errno) { return 0, rawListen(sock, backlog) }
+	listen := func() (int64, unix.Errno) {
+		if info.family == unix.AF_UNIX {
+			return 0, c.unixListen(sock, backlog)
+		}
+		return 0, rawListen(sock, backlog)
+	}
 	typ, err := sockType(sock)
 	if err != nil {
 		return failClosed(err)
@@ -228,6 +233,16 @@ func rawBind(sock int, sa []byte) unix.Errno {
 	return e
 }
 
+// unixListen makes the unix socket sock listen: from a process of its own
+// when the call is made with the program's identity (peerproc.go), since
+// the listener's clients learn the pid of the process that listened.
+func (c *call) unixListen(sock, backlog int) unix.Errno {
+	if c.asOther {
+		return c.peerListen(sock, backlog)
+	}
+	return rawListen(sock, backlog)
+}
+
 // rawListen calls listen(2) with the program's backlog, unclamped: the
 // kernel clamps it as it would have.
 func rawListen(sock, backlog int) unix.Errno {
@@ -249,6 +264,7 @@ func (c *call) asProgram(fs bool, op func() (int64, unix.Errno)) result {
 		return failClosed(err)
 	}
 	assume := !ids.equal(c.s.creds)
+	c.asOther = assume
 	var pfs *programFS
 	if fs {
 		if pfs, err = openProgramFS(c.task.tid); err != nil {
@@ -276,6 +292,9 @@ func (c *call) asProgram(fs bool, op func() (int64, unix.Errno)) result {
 	})
 	if failure != nil {
 		return failClosed(failure)
+	}
+	if c.peerFailure != nil {
+		return failClosed(c.peerFailure)
 	}
 	return res
 }

@@ -45,6 +45,15 @@ type call struct {
 	forSignal bool
 	// +checklocks:opMu
 	sharedSeen bool // a process-wide signal was pending at the last look
+	// +checklocks:opMu
+	opPidfd *int32 // in C memory: a pidfd of the process making the call for it (peerproc.go), while it runs
+
+	// asOther: the call is made with the program's identity, which is
+	// not the supervisor's; a unix connect or listen then goes through a
+	// process of its own (peerproc.go).
+	asOther bool
+	// peerFailure: that process could not be made (the call fails closed).
+	peerFailure error
 }
 
 // handle answers one notification. It runs on the receiver goroutine; the

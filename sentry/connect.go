@@ -231,14 +231,15 @@ func (c *call) connectAbstract(sock int, si sockInfo, addr []byte, name string) 
 	if dec.Verdict != policy.Allow {
 		return c.deny(sock, si, addr, dec)
 	}
-	return c.perform(func() unix.Errno { return rawConnect(sock, addr) })
+	// As the program: the peer learns the connecting process's ids.
+	return c.asProgram(false, func() (int64, unix.Errno) { return 0, c.unixConnect(sock, addr) })
 }
 
 // connectUnixPath connects sock to the filesystem socket path names, for
 // the child: see atUnixPath.
 func (c *call) connectUnixPath(sock int, path string) result {
 	return c.atUnixPath(path, func(target int) (int64, unix.Errno) {
-		return 0, connectFd(sock, target)
+		return 0, c.connectFd(sock, target)
 	})
 }
 
@@ -254,6 +255,7 @@ func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) 
 		return failClosed(err)
 	}
 	dirty := !childCreds.equal(c.s.creds)
+	c.asOther = dirty
 	lookup, err := prepareUnixLookup(c.task.tid, path)
 	if err != nil {
 		return failClosed(err)
@@ -293,6 +295,8 @@ func (c *call) atUnixPath(path string, do func(target int) (int64, unix.Errno)) 
 	switch {
 	case failure != nil:
 		return failClosed(failure)
+	case c.peerFailure != nil:
+		return failClosed(c.peerFailure)
 	case dec.Verdict == 0:
 		res.verdict = verdictInvalid // the lookup failed before any decision
 	}

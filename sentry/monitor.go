@@ -115,6 +115,7 @@ func (m *monitor) check(c *call) {
 		// Signal on every tick until the op returns: a signal that
 		// lands before the syscall is entered interrupts nothing.
 		_ = unix.Tgkill(c.s.pid, c.opTid, interruptSignal)
+		c.signalPeer()
 	}
 }
 

@@ -112,12 +112,23 @@ func fdPath(fd int) (string, error) {
 
 // connectFd connects sock to the filesystem socket fd (an O_PATH fd) refers
 // to: the kernel follows the /proc/self/fd magic link to that inode, checks
-// the caller's write permission on it and connects.
-func connectFd(sock, fd int) unix.Errno {
+// the caller's write permission on it and connects. (A process made for
+// the call has a copy of the supervisor's fds: the link names the same
+// inode there.)
+func (c *call) connectFd(sock, fd int) unix.Errno {
 	p := "/proc/self/fd/" + strconv.Itoa(fd)
 	sa := make([]byte, sockaddrUnixPath, sockaddrUnixPath+len(p)+1)
 	binary.NativeEndian.PutUint16(sa, unix.AF_UNIX)
 	sa = append(append(sa, p...), 0)
+	return c.unixConnect(sock, sa)
+}
+
+// unixConnect connects the unix socket sock to sa: from a process of its
+// own when the call is made with the program's identity (peerproc.go).
+func (c *call) unixConnect(sock int, sa []byte) unix.Errno {
+	if c.asOther {
+		return c.peerConnect(sock, sa)
+	}
 	return rawConnect(sock, sa)
 }
 
