@@ -109,7 +109,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSockaddr$$' -fuzztime $(FUZZEXECS)x ./sentry
 	$(GO) test -run '^$$' -fuzz '^FuzzSendDest$$' -fuzztime $(FUZZEXECS)x ./sentry
 
-bench: deps
+# gVisor's runsc, the benchmarks' peer beside slirp4netns and pasta: built
+# from the module proxy at the gVisor version go.mod pins, without cgo as
+# gVisor builds it. Only make bench needs it.
+RUNSC := bin/runsc
+$(RUNSC): go.mod
+	GOBIN=$(CURDIR)/bin CGO_ENABLED=0 $(GO) install gvisor.dev/gvisor/runsc@$$($(GO) list -m -f '{{.Version}}' gvisor.dev/gvisor)
+	touch $@
+
+bench: deps $(RUNSC)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./test/...
 	$(GO) test -run '^$$' -bench . -count 1 ./policy/...
 

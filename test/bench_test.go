@@ -63,12 +63,20 @@ func closedPort(b *testing.B) int {
 	return port
 }
 
+// medianOf is the median of a latency program's report line.
 func medianOf(b *testing.B, r result) float64 {
-	var med, p90 float64
-	if _, err := fmt.Sscanf(r.stdout, "median=%g p90=%g", &med, &p90); err != nil || r.status != 0 {
-		b.Fatalf("connbench: %q (status %d, %s)", r.stdout, r.status, r.stderr)
-	}
+	med, _ := percentiles(b, r)
 	return med
+}
+
+// percentiles reads the median and the 99th percentile from a latency
+// program's report line (progs/latency.h).
+func percentiles(b *testing.B, r result) (med, p99 float64) {
+	var p90 float64
+	if _, err := fmt.Sscanf(r.stdout, "median=%g p90=%g p99=%g", &med, &p90, &p99); err != nil || r.status != 0 {
+		b.Fatalf("latency report: %q (status %d, %s)", r.stdout, r.status, r.stderr)
+	}
+	return med, p99
 }
 
 func median(xs []float64) float64 {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -106,4 +107,10 @@ func (h *testHost) listenPacket(t *testing.T) net.PacketConn {
 func (h *testHost) counter(t testing.TB) *counter {
 	t.Helper()
 	return startCounter(t, h.listen(t, "tcp4", h.addr+":0"))
+}
+
+// spare is an address of h's /24 that neither end of its veth pair uses
+// (.3), for a second way into the test host (progs/runsc.sh).
+func (h *testHost) spare() string {
+	return strings.TrimSuffix(h.addr, "2") + "3"
 }
