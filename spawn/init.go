@@ -43,6 +43,9 @@ const execStageArg = "__exec"
 //	    │                                 └──(fork, exec)──▶ exec stage: caps, Landlock
 //	    │                                                       └──(exec)──▶ program
 //	    └ dies ──▶ watchdog's pidfd readable ──▶ SIGKILL to every descendant
+//
+// The watchdog has a process group of its own; the program stays in the
+// supervisor's, so a kill of that whole group does not take the watchdog.
 func InitMain() {
 	// The filter binds the thread that loads it, and the program is
 	// forked from it: both on this one. Pdeathsig fires when the thread
@@ -106,6 +109,16 @@ func InitMain() {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		initFail(fmt.Errorf("become the subreaper of the program's processes: %w", err))
 	}
+	// Out of the supervisor's process group, which the program rejoins
+	// (below): a SIGKILL to the whole group — `timeout -s KILL`, a CI
+	// runner ending a job, kill -9 -PGID — then kills the supervisor and
+	// the program but not the watchdog, which goes on to kill what
+	// escaped into sessions of its own. The terminal's signals and job
+	// control still reach the program, in the group they are sent to.
+	group := unix.Getpgrp()
+	if err := unix.Setpgid(0, 0); err != nil {
+		initFail(fmt.Errorf("give the watchdog a process group of its own: %w", err))
+	}
 	// Not dumpable, like the supervisor (shieldSupervisor): the program
 	// cannot open the watchdog's /proc files nor trace it. Only now: the
 	// supervisor took the descriptors above with pidfd_getfd, which a
@@ -126,9 +139,11 @@ func InitMain() {
 		// Should the watchdog die, the program dies with it (its
 		// escaped descendants go to the supervisor, the next
 		// subreaper up, which kills them).
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Pgid: group},
 	}
-	// Signals the supervisor passes on reach the watchdog first.
+	// Signals the supervisor passes on reach the watchdog first (the
+	// terminal's reach the program directly: the watchdog is not in its
+	// foreground group).
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
 	if err := program.Start(); err != nil {

@@ -112,9 +112,10 @@ except OSError as e:
 // TestEscapedDescendantsDieWithSupervisor: a process the program started
 // that escaped into a session of its own (setsid, a double fork) is not
 // the supervisor's child and has no death signal; still, once the
-// supervisor is killed with SIGKILL, it dies, in every mode and as any
-// user. Natively the same script's escapee lives on: the proof the
-// escape is real.
+// supervisor is killed with SIGKILL — alone, or with its whole process
+// group, as `timeout -s KILL` and CI runners do — it dies, in every mode
+// and as any user. Natively the same script's escapee lives on: the proof
+// the escape is real.
 func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 	requireRoot(t) // to run as nobody too
 	dir := filepath.Join(workDir, "escapee")
@@ -127,11 +128,14 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 	script := func(pidFile string) string {
 		return fmt.Sprintf(`setsid sh -c '(sleep 60 & echo $! > %[1]s.tmp; mv %[1]s.tmp %[1]s) &'; exec sleep 60`, pidFile)
 	}
-	run := func(name string, argv []string) (escapee int, alive bool) {
+	run := func(name string, argv []string, group bool) (escapee int, alive bool) {
 		t.Helper()
 		pidFile := filepath.Join(dir, name)
 		os.Remove(pidFile)
 		cmd := exec.Command(argv[0], append(argv[1:], "sh", "-c", script(pidFile))...)
+		// A group of its own, so that a kill of the group reaches what
+		// it started and not the test.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +151,11 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		cmd.Process.Signal(syscall.SIGKILL)
+		if group {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		} else {
+			cmd.Process.Signal(syscall.SIGKILL)
+		}
 		<-done
 		gone := func() bool {
 			if errors.Is(syscall.Kill(escapee, 0), syscall.ESRCH) {
@@ -164,8 +172,10 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 		syscall.Kill(escapee, syscall.SIGKILL)
 		return escapee, true
 	}
-	if pid, alive := run("native", []string{"sh", "-c", "exec \"$@\"", "sh"}); !alive {
-		t.Fatalf("natively the escapee %d died with its starter: the test proves nothing", pid)
+	for _, group := range []bool{false, true} {
+		if pid, alive := run("native", []string{"sh", "-c", "exec \"$@\"", "sh"}, group); !alive {
+			t.Fatalf("natively the escapee %d died with its starter (group kill: %v): the test proves nothing", pid, group)
+		}
 	}
 	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
 	for _, c := range []struct {
@@ -178,8 +188,11 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 		{"host-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "host", "--")},
 		{"none-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "none", "--")},
 	} {
-		if pid, alive := run(c.name, c.argv); alive {
+		if pid, alive := run(c.name, c.argv, false); alive {
 			t.Errorf("%s: the escapee %d still ran 5 s after the supervisor was killed", c.name, pid)
+		}
+		if pid, alive := run(c.name+"-group", c.argv, true); alive {
+			t.Errorf("%s: the escapee %d still ran 5 s after the supervisor's process group was killed", c.name, pid)
 		}
 	}
 }
