@@ -18,7 +18,8 @@ import (
 
 // tunLink is the stack's side of the TUN device: it reads the program's
 // packets through Go's network poller and delivers each on the reading
-// goroutine, and writes the stack's packets from a writer goroutine.
+// goroutine, and writes the stack's packets on the goroutine that sends
+// them (WritePackets).
 //
 // Why not gVisor's fdbased endpoint: it waits for packets in a ppoll made
 // as an ordinary blocking syscall, so its thread keeps its P (Go's right
@@ -27,19 +28,23 @@ import (
 // sleep. The packet then waits until Go's sysmon takes the P back, 20 µs
 // to 10 ms later: measured, a connect through the stack spent most of its
 // ~450 µs so. Here a goroutine waiting for the device holds no P, and no
-// packet waits for another goroutine before the stack sees it.
+// packet waits for another goroutine before the stack sees it. (A reader
+// that sleeps in gVisor's rawfile.BlockingPoll, which gives its P up at
+// once, was tried too: no faster to see a SYN, and slower to hand it on.)
 //
-// Why writes are queued: the stack writes a SYN-ACK while it holds the
+// Why writes are not queued: the stack writes a SYN-ACK while it holds the
 // new connection's lock, and the program's kernel answers it with an ACK
-// within that very write(2). gVisor's TCP processor, finding the lock
-// held, puts the ACK back and tries again at once — a busy loop for as
-// long as the write lasts, on one of our two CPUs. Queued, the write
-// happens after the lock is let go.
+// within that very write(2), so gVisor's TCP processor would spin on the
+// lock for as long as the write lasts. A writer goroutine that writes after
+// the lock is let go was measured slower: its wake-up costs more than the
+// spin. Instead the reader holds that one ACK back until the write has
+// returned (handshakeGate).
 type tunLink struct {
 	fd   int      // the device, non-blocking; owned by file
 	file *os.File // fd in Go's network poller
 	raw  syscall.RawConn
 	mtu  uint32
+	gate *handshakeGate // holds a SYN-ACK's reply until its write returns
 
 	// mu guards the stack's side of the link: Attach and Close write,
 	// the reader and writeRaw read.
@@ -85,7 +90,7 @@ func newTUNLink(fd int, mtu uint32) (*tunLink, error) {
 		file.Close()
 		return nil, fmt.Errorf("TUN device: %w", err)
 	}
-	return &tunLink{fd: fd, file: file, raw: raw, mtu: mtu}, nil
+	return &tunLink{fd: fd, file: file, raw: raw, mtu: mtu, gate: newHandshakeGate()}, nil
 }
 
 // Attach starts delivering the device's packets to d; a nil d (the NIC is
@@ -205,6 +210,14 @@ func (l *tunLink) deliver(v *buffer.View) {
 		v.Release() // not IP: nothing the stack could take
 		return
 	}
+	if l.gate.hold(v) {
+		return // the writer of its flow's SYN-ACK passes it on
+	}
+	l.dispatch(proto, v)
+}
+
+// dispatch hands one packet, checked, to the stack.
+func (l *tunLink) dispatch(proto tcpip.NetworkProtocolNumber, v *buffer.View) {
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
 	defer pkt.DecRef()
 	l.mu.RLock()
@@ -261,17 +274,40 @@ func (l *tunLink) logDrops() {
 // hop was ~60 µs of each connect's scheduling delay in --net sandbox (Go's
 // execution trace of 2,000 connect+close cycles; BenchmarkSandboxConnectLatency).
 func (l *tunLink) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	n, held, err := l.write(pkts)
+	// What the reader held back while a SYN-ACK was being written (its
+	// flow's ACK, maybe more) goes on now, in order — after writeMu, as
+	// the stack may write again on the way.
+	for _, h := range held {
+		l.dispatch(h.proto, h.v)
+	}
+	return n, err
+}
+
+// heldPacket is a packet the handshake gate held back.
+type heldPacket struct {
+	proto tcpip.NetworkProtocolNumber
+	v     *buffer.View
+}
+
+func (l *tunLink) write(pkts stack.PacketBufferList) (n int, held []heldPacket, err tcpip.Error) {
 	l.writeMu.RLock()
 	defer l.writeMu.RUnlock()
 	if l.writeClosed {
-		return 0, &tcpip.ErrClosedForSend{}
+		return 0, nil, &tcpip.ErrClosedForSend{}
 	}
-	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		_, _ = unix.Writev(l.fd, pkt.AsSlices())
+		views := pkt.AsSlices()
+		k, synAck := l.gate.begin(views)
+		_, _ = unix.Writev(l.fd, views)
+		if synAck {
+			for _, v := range l.gate.end(k) {
+				held = append(held, heldPacket{pkt.NetworkProtocolNumber, v})
+			}
+		}
 		n++
 	}
-	return n, nil
+	return n, held, nil
 }
 
 // writeRaw writes one packet the stack did not make (an ICMP error made up

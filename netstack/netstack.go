@@ -173,8 +173,9 @@ func Start(cfg Config) (*Stack, error) {
 		// No keep-alive probes: Linux sends none unless the program
 		// asks, and the program's own socket options stay on its side
 		// of the stack. (Go's default would also cost four setsockopt
-		// calls per connect.)
-		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: -1}, ctx: ctx, cancel: cancel,
+		// calls per connect.) The handshake is waited for on the
+		// dialing thread (connectInPlace).
+		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: -1, ControlContext: connectInPlace}, ctx: ctx, cancel: cancel,
 	}
 	st.udp.lim = lim
 	fail := func(what string, err tcpip.Error) (*Stack, error) {
