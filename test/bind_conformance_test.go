@@ -33,10 +33,6 @@ func inBindNetns(setup string, argv ...string) []string {
 	return append([]string{"unshare", "--net", "sh", "-c", setup, "sh"}, argv...)
 }
 
-// setprivNobody runs the rest of the command line as nobody, with no
-// supplementary group (and so no capability).
-var setprivNobody = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
-
 // joinArgv is the command line made of parts, in a slice of its own.
 func joinArgv(parts ...[]string) []string {
 	var argv []string

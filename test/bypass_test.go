@@ -292,7 +292,7 @@ func (bn *bypassNet) run(t *testing.T, run bypassRun, pol string, stdin *os.File
 	t.Helper()
 	argv := []string{"ip", "netns", "exec", bn.h.name}
 	if run.nobody {
-		argv = append(argv, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+		argv = append(argv, setprivNobody...)
 	}
 	if run.mode != "" {
 		prog = sandboxedIn(run.mode, pol, prog...)

@@ -278,12 +278,11 @@ func TestRunsUnprivileged(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:%d\n", allowed.port())), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
 	for _, tc := range []struct {
 		port int
 		want string
 	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
-		argv := append(append(nobody, sandboxBin, "run", "--net", "host", "--policy", pol, "--"), dial, "block", "tcp", "127.0.0.1", fmt.Sprint(tc.port), "2")
+		argv := append(append(setprivNobody, sandboxBin, "run", "--net", "host", "--policy", pol, "--"), dial, "block", "tcp", "127.0.0.1", fmt.Sprint(tc.port), "2")
 		r := runCmd(t, 30*time.Second, argv...)
 		if strings.TrimSpace(r.stdout) != tc.want || r.status != 0 {
 			t.Errorf("as nobody, port %d: %q (status %d, stderr %q), want %q", tc.port, r.stdout, r.status, r.stderr, tc.want)

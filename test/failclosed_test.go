@@ -98,7 +98,7 @@ try:
     print("connected")
 except OSError as e:
     print(errno.errorcode[e.errno])`, allowed.port())
-	argv := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sandboxBin, "run", "--net", "host", "--policy", pol, "--log", "-", "--", "/usr/bin/python3", "-c", script}
+	argv := append(setprivNobody, sandboxBin, "run", "--net", "host", "--policy", pol, "--log", "-", "--", "/usr/bin/python3", "-c", script)
 	r := runCmd(t, 30*time.Second, argv...)
 	if r.stdout != "EACCES\n" {
 		t.Errorf("non-dumpable program: %q (status %d, stderr %q), want EACCES", r.stdout, r.status, r.stderr)
@@ -177,7 +177,6 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 			t.Fatalf("natively the escapee %d died with its starter (group kill: %v): the test proves nothing", pid, group)
 		}
 	}
-	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
 	for _, c := range []struct {
 		name string
 		argv []string
@@ -185,8 +184,8 @@ func TestEscapedDescendantsDieWithSupervisor(t *testing.T) {
 		{"host", []string{sandboxBin, "run", "--net", "host", "--"}},
 		{"none", []string{sandboxBin, "run", "--net", "none", "--"}},
 		{"sandbox", []string{sandboxBin, "run", "--net", "sandbox", "--dns", noDNS, "--"}},
-		{"host-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "host", "--")},
-		{"none-nobody", append(nobody[:len(nobody):len(nobody)], sandboxBin, "run", "--net", "none", "--")},
+		{"host-nobody", append(setprivNobody, sandboxBin, "run", "--net", "host", "--")},
+		{"none-nobody", append(setprivNobody, sandboxBin, "run", "--net", "none", "--")},
 	} {
 		if pid, alive := run(c.name, c.argv, false); alive {
 			t.Errorf("%s: the escapee %d still ran 5 s after the supervisor was killed", c.name, pid)

@@ -115,6 +115,11 @@ func writePolicy(t testing.TB, text string) string {
 	return p
 }
 
+// setprivNobody runs the rest of the command line as nobody, with no
+// supplementary group (and so no capability). Its capacity is its length:
+// an append to it makes a slice of its own.
+var setprivNobody = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+
 // result is what a finished command left.
 type result struct {
 	stdout, stderr string

@@ -33,6 +33,7 @@ func iperfGbits(b *testing.B, argv ...string) float64 {
 type peerWay struct {
 	name string
 	argv []string
+	peer bool // not the sandbox's own: --net sandbox is compared with it
 }
 
 // peerWays are the ways a benchmark's client argv runs, toward the test
@@ -41,20 +42,20 @@ type peerWay struct {
 // the test host and nothing beyond it. A peer that cannot run here is
 // left out, and the returned note says why.
 func peerWays(b *testing.B, h *testHost, pol string, withHost bool, argv ...string) (ways []peerWay, note string) {
-	ways = append(ways, peerWay{"native", argv})
+	ways = append(ways, peerWay{name: "native", argv: argv})
 	if withHost {
-		ways = append(ways, peerWay{"host-mode", sandboxed(pol, argv...)})
+		ways = append(ways, peerWay{name: "host-mode", argv: sandboxed(pol, argv...)})
 	}
 	ways = append(ways,
-		peerWay{"sandbox-mode", inSandboxMode(pol, argv...)},
-		peerWay{"slirp4netns", append([]string{"progs/slirp.sh"}, argv...)},
-		peerWay{"pasta", append([]string{"pasta", "--config-net", "--runas", "0", "-q", "--"}, argv...)},
+		peerWay{name: "sandbox-mode", argv: inSandboxMode(pol, argv...)},
+		peerWay{name: "slirp4netns", argv: append([]string{"progs/slirp.sh"}, argv...), peer: true},
+		peerWay{name: "pasta", argv: append([]string{"pasta", "--config-net", "--runas", "0", "-q", "--"}, argv...), peer: true},
 	)
 	runsc, err := runscWay(b, h, argv...)
 	if err != nil {
 		return ways, "runsc not measured: " + err.Error()
 	}
-	return append(ways, peerWay{"runsc", runsc}), ""
+	return append(ways, peerWay{name: "runsc", argv: runsc, peer: true}), ""
 }
 
 // runscBin is gVisor's runsc, which make bench builds (bin/runsc) from the
@@ -187,7 +188,7 @@ func BenchmarkSandboxConnectLatency(b *testing.B) {
 		m := median(p50[w.name])
 		b.ReportMetric(m, w.name+"-ns/connect")
 		fmt.Fprintf(&table, "  %-12s p50 %7.1f µs  p99 %7.1f µs  %5.2f× native", w.name, m/1e3, median(p99[w.name])/1e3, m/native)
-		if w.name != "native" && w.name != "sandbox-mode" && w.name != "host-mode" {
+		if w.peer {
 			fmt.Fprintf(&table, "  (--net sandbox: %.2f× its time)", s/m)
 			b.ReportMetric(s/m, "sandbox-to-"+w.name)
 		}

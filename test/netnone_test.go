@@ -53,7 +53,7 @@ func TestNetNoneUnprivileged(t *testing.T) {
 	requireRoot(t) // to become nobody
 	dial := buildC(t, "progs/dial.c")
 	host := newCounter(t, "tcp4", "127.0.0.1:0")
-	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sandboxBin, "run", "--net", "none", "--"}
+	nobody := append(setprivNobody, sandboxBin, "run", "--net", "none", "--")
 	r := runCmd(t, 30*time.Second, append(nobody, dial, "block", "tcp", "127.0.0.1", fmt.Sprint(host.port()), "1")...)
 	if strings.TrimSpace(r.stdout) != "ECONNREFUSED=1" {
 		t.Errorf("as nobody, --net none: %q (status %d, %s), want ECONNREFUSED=1", r.stdout, r.status, r.stderr)

@@ -250,12 +250,11 @@ func TestSandboxModeUnprivileged(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s:%d\n", h.addr, allowed.port())), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
 	for _, c := range []struct {
 		port int
 		want string
 	}{{allowed.port(), "ok=2"}, {denied.port(), "EACCES=2"}} {
-		argv := append(nobody, inSandboxMode(pol, dial, "block", "tcp", h.addr, fmt.Sprint(c.port), "2")...)
+		argv := append(setprivNobody, inSandboxMode(pol, dial, "block", "tcp", h.addr, fmt.Sprint(c.port), "2")...)
 		r := runCmd(t, time.Minute, argv...)
 		if got := strings.TrimSpace(r.stdout); got != c.want {
 			t.Errorf("as nobody, %s:%d: %q (status %d, %s), want %q", h.addr, c.port, got, r.status, r.stderr, c.want)

@@ -14,9 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// asNobody is the command prefix that runs a program as nobody.
-var asNobody = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
-
 // peerView is what a unix server learns of its peer: SO_PEERCRED, and the
 // status of the process that pid names, read while the peer is connected.
 type peerView struct {
@@ -73,10 +70,7 @@ s.recv(1)`
 // as it would natively.
 func TestPeerCredentialsAreTheProgramsOwn(t *testing.T) {
 	requireRoot(t)
-	allowAll := filepath.Join(workDir, "peercred.yaml")
-	if err := os.WriteFile(allowAll, []byte("version: 1\ndefault: allow\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	path := filepath.Join(workDir, "peercred.sock")
 	os.Remove(path)
 	abstract := fmt.Sprintf("sandbox-peercred-%d", os.Getpid())
@@ -107,7 +101,7 @@ func TestPeerCredentialsAreTheProgramsOwn(t *testing.T) {
 				}
 				c.Write([]byte{0})
 			}()
-			r := runCmd(t, 30*time.Second, sandboxed(allowAll, append(asNobody, "/usr/bin/python3", "-c", pyConnectAndWait, tc.dial)...)...)
+			r := runCmd(t, 30*time.Second, sandboxed(allowAll, append(setprivNobody, "/usr/bin/python3", "-c", pyConnectAndWait, tc.dial)...)...)
 			if r.stdout != "ok\n" {
 				t.Fatalf("connect as nobody: %q (status %d, %s)", r.stdout, r.status, r.stderr)
 			}
@@ -126,10 +120,7 @@ func TestPeerCredentialsAreTheProgramsOwn(t *testing.T) {
 // reads the listener's credentials — nobody's, not the supervisor's.
 func TestPeerCredentialsOfAListener(t *testing.T) {
 	requireRoot(t)
-	allowAll := filepath.Join(workDir, "peercred.yaml")
-	if err := os.WriteFile(allowAll, []byte("version: 1\ndefault: allow\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	allowAll := writePolicy(t, "version: 1\ndefault: allow\n")
 	dir := filepath.Join(workDir, "peercred-listen")
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		t.Fatal(err)
@@ -144,7 +135,7 @@ s.listen(1)
 print("ready", flush=True)
 c, _ = s.accept()
 c.recv(1)`
-	cmd := exec.Command(sandboxBin, append([]string{"run", "--net", "host", "--policy", allowAll, "--"}, append(asNobody, "/usr/bin/python3", "-c", script, path)...)...)
+	cmd := exec.Command(sandboxBin, append([]string{"run", "--net", "host", "--policy", allowAll, "--"}, append(setprivNobody, "/usr/bin/python3", "-c", script, path)...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

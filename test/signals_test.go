@@ -56,6 +56,6 @@ func TestSignalInterruptsBlockedConnect(t *testing.T) {
 	// signal must reach that process too.
 	t.Run("as nobody", func(t *testing.T) {
 		requireRoot(t)
-		run(t, sandboxed(allowAll, append(asNobody, prog)...))
+		run(t, sandboxed(allowAll, append(setprivNobody, prog)...))
 	})
 }

@@ -175,7 +175,7 @@ func TestTamperUnprivileged(t *testing.T) {
 	tamper := buildC(t, "progs/tamper.c")
 	for _, mode := range []string{"host", "none"} {
 		t.Run(mode, func(t *testing.T) {
-			argv := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, sandboxedIn(mode, "", tamper)...)
+			argv := append(setprivNobody, sandboxedIn(mode, "", tamper)...)
 			checkTamper(t, tamperRun(t, argv...), false, mode == "host", "EPERM")
 		})
 	}

@@ -110,7 +110,7 @@ func TestUnixPermissionsAreTheChilds(t *testing.T) {
 	// setpriv drops to nobody inside the sandbox, as a daemon would; the
 	// system python, since nobody cannot reach a per-user install.
 	nobody := func(sock string) []string {
-		return []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", pyConnect, sock}
+		return append(setprivNobody, "/usr/bin/python3", "-c", pyConnect, sock)
 	}
 	for _, tc := range []struct {
 		argv []string
