@@ -60,6 +60,15 @@ func newHandshakeGate() *handshakeGate {
 // payload slices), when it is a SYN-ACK: end must be called when the
 // write returns.
 func (g *handshakeGate) begin(pkt [][]byte) (k gateKey, synAck bool) {
+	// A SYN-ACK carries no data (gVisor sends none with it): a longer
+	// packet — every one of a bulk transfer — is not looked into.
+	size := 0
+	for _, s := range pkt {
+		size += len(s)
+	}
+	if size > header.IPv6MinimumSize+header.TCPHeaderMaximumSize {
+		return gateKey{}, false
+	}
 	var head [header.IPv6MinimumSize + header.TCPMinimumSize]byte
 	n := 0
 	for _, s := range pkt {

@@ -48,6 +48,11 @@ func TestHandshakeGate(t *testing.T) {
 		if _, ok := g.begin([][]byte{tcpPacket(far, prog, header.TCPFlagAck)}); ok {
 			t.Fatalf("%v: a bare ACK was taken for a SYN-ACK", fam.far)
 		}
+		// A full-size segment is not looked into (bulk transfers pay
+		// nothing for the gate).
+		if _, ok := g.begin([][]byte{synAck, make([]byte, 1400)}); ok {
+			t.Fatalf("%v: a 1400-byte segment was taken for a SYN-ACK", fam.far)
+		}
 		// Other flows, and what is not TCP, pass.
 		for _, p := range [][]byte{
 			tcpPacket(netip.AddrPortFrom(fam.prog, 40001), far, header.TCPFlagAck),
