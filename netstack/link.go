@@ -216,9 +216,33 @@ func (l *tunLink) deliver(v *buffer.View) {
 	l.dispatch(proto, v)
 }
 
+// headerSplit is how much of a bulk packet dispatch puts in a view of its
+// own: the longest IP header and TCP header (60 bytes each) fit.
+const headerSplit = 128
+
 // dispatch hands one packet, checked, to the stack.
+//
+// A packet longer than smallPacket goes in as two views, its first
+// headerSplit bytes and the rest. gVisor's IPv4 input keeps a reference to
+// the view that holds the IP header while it reads that header once more
+// (after its prerouting hook), and a view shared so is copied whole before
+// it is read (copy on write): with one view, every 64 KiB segment was
+// cleared and copied once more (perf, iperf3 through --net sandbox: 3.4%
+// of the supervisor's samples). With the headers apart, that copy is of
+// 128 bytes.
 func (l *tunLink) dispatch(proto tcpip.NetworkProtocolNumber, v *buffer.View) {
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	var payload buffer.Buffer
+	if v.Size() > smallPacket {
+		payload = buffer.MakeWithView(buffer.NewViewWithData(v.AsSlice()[:headerSplit]))
+		v.TrimFront(headerSplit)
+		if err := payload.Append(v); err != nil {
+			// Append fails only for a view of no bytes.
+			v.Release()
+		}
+	} else {
+		payload = buffer.MakeWithView(v)
+	}
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: payload})
 	defer pkt.DecRef()
 	l.mu.RLock()
 	d := l.dispatcher
