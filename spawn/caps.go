@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -58,56 +57,61 @@ var droppedCaps = []uintptr{
 // working.
 var hostDroppedCaps = []uintptr{unix.CAP_NET_RAW}
 
-// dropCaps removes droppedCaps (and hostDroppedCaps for sentry.NetHost) from the
-// calling thread's bounding, permitted, effective, inheritable and ambient
-// sets, so that the program it execs neither holds them nor can gain them.
-// The init step calls it after setting its network up, which needs
-// CAP_NET_ADMIN and CAP_SYS_ADMIN, and after loading the filter, which
-// sets no_new_privs.
-func dropCaps(mode sentry.NetMode) error {
+// capDrop is what dropping the capabilities takes, worked out for one
+// thread: the capabilities to take out of its bounding set (none without
+// CAP_SETPCAP) and out of its ambient set, then the capset(2) data that
+// leaves them out of its effective, permitted and inheritable sets.
+type capDrop struct {
+	bounding, ambient []uintptr
+	caps              [2]unix.CapUserData
+}
+
+// planCapDrop plans the removal of droppedCaps (and hostDroppedCaps for
+// sentry.NetHost) from the calling thread's bounding, permitted,
+// effective, inheritable and ambient sets, so that the program it execs
+// neither holds them nor can gain them. The init step plans it after
+// setting its network up, which needs CAP_NET_ADMIN and CAP_SYS_ADMIN,
+// and after loading the filter, which sets no_new_privs; the program's
+// process applies it (confinement), with the watchdog's capabilities.
+func planCapDrop(mode sentry.NetMode) (capDrop, error) {
 	drop := droppedCaps
 	if mode == sentry.NetHost {
 		drop = append(drop[:len(drop):len(drop)], hostDroppedCaps...)
 	}
-	eff, err := effectiveCaps()
-	if err != nil {
-		return err
+	var d capDrop
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capget(&hdr, &d.caps[0]); err != nil {
+		return d, fmt.Errorf("capget: %w", err)
 	}
 	// Removing from the bounding set needs CAP_SETPCAP, which root holds.
 	// Whoever lacks it (any other user; a container's root without it)
 	// needs no bounding set: the program execs with no_new_privs, so no
 	// file capability or set-uid binary can give it more than the
-	// permitted set it starts with, from which the capset below removes
-	// them.
-	if eff&(1<<unix.CAP_SETPCAP) != 0 {
-		for _, c := range drop {
-			err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0)
-			if err != nil && !errors.Is(err, unix.EINVAL) { // EINVAL: a capability this kernel does not know
-				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
-			}
-		}
+	// permitted set it starts with, from which the capset removes them.
+	// (EINVAL from either prctl: a capability this kernel does not know,
+	// or a kernel before ambient sets (4.3); skipped when applied.)
+	if d.caps[0].Effective&(1<<unix.CAP_SETPCAP) != 0 {
+		d.bounding = drop
 	}
-	for _, c := range drop {
-		err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, c, 0, 0)
-		if err != nil && !errors.Is(err, unix.EINVAL) { // EINVAL: likewise, or a kernel before ambient sets (4.3)
-			return fmt.Errorf("drop capability %d from the ambient set: %w", c, err)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
+	d.ambient = drop
 	for _, c := range drop {
 		bit := ^uint32(1 << (c % 32))
-		d := &data[c/32]
-		d.Effective &= bit
-		d.Permitted &= bit
-		d.Inheritable &= bit
+		data := &d.caps[c/32]
+		data.Effective &= bit
+		data.Permitted &= bit
+		data.Inheritable &= bit
 	}
-	// Dropping needs no privilege.
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("drop capabilities: %w", err)
+	return d, nil
+}
+
+// dropCaps applies planCapDrop(mode) to the calling thread at once (the
+// program's process does it as part of its confinement).
+func dropCaps(mode sentry.NetMode) error {
+	d, err := planCapDrop(mode)
+	if err != nil {
+		return err
 	}
-	return nil
+	conf := noConfinement()
+	conf.setCaps(d)
+	return conf.applyHere()
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"runtime"
 	"syscall"
 	"time"
@@ -19,18 +17,14 @@ import (
 // initStatusFd is the init step's end of the socket pair to the supervisor.
 const initStatusFd = 3
 
-// execStageArg, after InitArg, marks the init step's second stage: the
-// process that confines itself and execs the program.
-const execStageArg = "__exec"
-
 // InitMain is the child's side of Run, in the re-executed sandbox binary:
 // os.Args is [argv0, InitArg, netmode, path, argv...]. It never returns.
 //
 // The init step sets the program's network up, installs the filter and
 // offers the supervisor its descriptors; then it stays, as the program's
-// watchdog, and starts the program through a second re-execution (Go
-// cannot run code between fork and exec, and the confinement must bind the
-// program, not the watchdog: see execMain). The watchdog is the subreaper
+// watchdog, and starts the program in a process that confines itself
+// before it execs (the confinement must bind the program, not the
+// watchdog: see confinement and startProgram). The watchdog is the subreaper
 // of everything the program starts, so a process that escaped into a
 // session of its own (setsid, a double fork) is still its descendant; it
 // watches the supervisor through a pidfd and, should the supervisor die —
@@ -40,8 +34,7 @@ const execStageArg = "__exec"
 //
 //	supervisor ──(clone: namespaces)──▶ init step = watchdog (subreaper, not dumpable)
 //	    │  ◀── offers listener, TUN ──────┤ installs the filter
-//	    │                                 └──(fork, exec)──▶ exec stage: caps, Landlock
-//	    │                                                       └──(exec)──▶ program
+//	    │                                 └──(vfork: caps, Landlock; exec)──▶ program
 //	    └ dies ──▶ watchdog's pidfd readable ──▶ SIGKILL to every descendant
 //
 // The watchdog has a process group of its own; the program stays in the
@@ -52,9 +45,6 @@ func InitMain() {
 	// that forked the program exits: this one, which lives until the
 	// watchdog does.
 	runtime.LockOSThread()
-	if len(os.Args) > 2 && os.Args[2] == execStageArg {
-		execMain()
-	}
 	if len(os.Args) < 5 || os.Args[1] != InitArg {
 		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
 	}
@@ -100,9 +90,8 @@ func InitMain() {
 	}
 	// Nothing but stdin, stdout and stderr passes to the program — not
 	// even descriptors the sandbox itself inherited (an inherited
-	// connected socket would bypass every check). The status socket
-	// reaches the exec stage as its fd 3, and closes on its exec, which
-	// tells the supervisor the program runs.
+	// connected socket would bypass every check). The status socket stays
+	// open here until the program runs (startProgram).
 	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		initFail(fmt.Errorf("close inherited descriptors: %w", err))
 	}
@@ -127,37 +116,34 @@ func InitMain() {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		initFail(fmt.Errorf("make the watchdog non-dumpable: %w", err))
 	}
-	status := os.NewFile(initStatusFd, "sandbox-status")
-	program := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       append([]string{os.Args[0], InitArg, execStageArg, string(mode), path}, argv...),
-		Env:        os.Environ(),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{status}, // initStatusFd in the exec stage
-		// Should the watchdog die, the program dies with it (its
-		// escaped descendants go to the supervisor, the next
-		// subreaper up, which kills them).
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Pgid: group},
+	// Planned here, while the watchdog still has what it gives up, and
+	// applied by the program's process.
+	conf, err := newConfinement(mode)
+	if err != nil {
+		initFail(err)
 	}
 	// Signals the supervisor passes on reach the watchdog first (the
 	// terminal's reach the program directly: the watchdog is not in its
 	// foreground group).
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals...)
-	if err := program.Start(); err != nil {
-		initFail(fmt.Errorf("start the program's exec stage: %w", err))
+	notifyForwarded(sigs)
+	// The status socket (initStatusFd, close-on-exec) closes in the
+	// program's process when it execs, and here just after: that tells
+	// the supervisor the program runs.
+	program, err := startProgram(conf, path, argv, os.Environ(), group)
+	if err != nil {
+		initFail(err)
 	}
-	status.Close()
+	conf.close()
+	unix.Close(initStatusFd)
 	go func() {
 		for sig := range sigs {
-			forward(program.Process, sig)
+			forward(program, sig)
 		}
 	}()
 	dying := make(chan struct{})
 	go watchSupervisor(watch, dying)
-	err = program.Wait()
+	state, err := program.Wait()
 	select {
 	case <-dying:
 		select {} // watchSupervisor reaps and ends the watchdog
@@ -165,11 +151,11 @@ func InitMain() {
 	}
 	// What the program left behind dies with it, as in a PID namespace.
 	killOrphans(5 * time.Second)
-	if program.ProcessState == nil {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandbox: wait for the program: %v\n", err)
 		os.Exit(125)
 	}
-	ws := program.ProcessState.Sys().(syscall.WaitStatus)
+	ws := state.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		os.Exit(128 + int(ws.Signal()))
 	}
@@ -193,26 +179,6 @@ func watchSupervisor(watch int, dying chan<- struct{}) {
 	// No deadline that matters: nothing is left to report to.
 	killOrphans(time.Minute)
 	os.Exit(128 + int(unix.SIGKILL))
-}
-
-// execMain is the init step's second stage, the program's own process: it
-// gives up what the program may not have and execs it. It runs on the
-// locked main thread, which is the one that execs.
-func execMain() {
-	if len(os.Args) < 6 {
-		initFail(fmt.Errorf("sandbox init: bad arguments %q", os.Args))
-	}
-	mode, path, argv := sentry.NetMode(os.Args[3]), os.Args[4], os.Args[5:]
-	if err := confineProgram(mode); err != nil {
-		initFail(err)
-	}
-	// The status socket closes on exec, which tells the supervisor the
-	// program runs.
-	if err := unix.CloseRange(initStatusFd, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		initFail(fmt.Errorf("close inherited descriptors: %w", err))
-	}
-	err := unix.Exec(path, argv, os.Environ())
-	initFail(fmt.Errorf("cannot run %s: %w", path, err))
 }
 
 func initFail(err error) {

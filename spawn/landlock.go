@@ -53,10 +53,10 @@ func landlockABI() int {
 	return int(v)
 }
 
-// enterLandlockDomain puts the calling thread, and what it execs, into a
-// new Landlock domain made for abi (landlockABI) and reports whether it
-// did. The thread must have no_new_privs set (or CAP_SYS_ADMIN); the init
-// step has it from loading the filter.
+// landlockRuleset makes the ruleset of the program's Landlock domain for
+// abi (landlockABI), whose fd it returns; -1 when abi has none. The
+// program's process enters it (confinement), which takes no_new_privs (or
+// CAP_SYS_ADMIN): the init step has it from loading the filter.
 //
 //   - ABI 6 and later: a ruleset whose only effect is LANDLOCK_SCOPE_SIGNAL.
 //     It handles no access right, so files, sockets and mounts behave as
@@ -73,7 +73,7 @@ func landlockABI() int {
 //     namespace of its own (rootless containers, bubblewrap).
 //   - ABI 1: no domain. REFER does not exist there, so any ruleset would
 //     make renames and links across directories fail with EXDEV.
-func enterLandlockDomain(abi int) (bool, error) {
+func landlockRuleset(abi int) (int, error) {
 	var attr unix.LandlockRulesetAttr
 	switch {
 	case abi >= 6:
@@ -81,20 +81,34 @@ func enterLandlockDomain(abi int) (bool, error) {
 	case abi >= 2:
 		attr.Handled_access_fs = unix.LANDLOCK_ACCESS_FS_REFER
 	default:
-		return false, nil
+		return -1, nil
 	}
 	rs, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), landlockScopedSize, 0)
 	if errno != 0 {
-		return false, fmt.Errorf("landlock_create_ruleset: %w", errno)
+		return -1, fmt.Errorf("landlock_create_ruleset: %w", errno)
 	}
-	defer unix.Close(int(rs))
 	if attr.Handled_access_fs != 0 {
 		if err := allowBeneathRoot(int(rs), attr.Handled_access_fs); err != nil {
-			return false, err
+			unix.Close(int(rs))
+			return -1, err
 		}
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, rs, 0, 0); errno != 0 {
-		return false, fmt.Errorf("landlock_restrict_self: %w", errno)
+	return int(rs), nil
+}
+
+// enterLandlockDomain puts the calling thread, and what it execs, into the
+// domain landlockRuleset(abi) makes at once (the program's process does it
+// as part of its confinement), and reports whether it did.
+func enterLandlockDomain(abi int) (bool, error) {
+	rs, err := landlockRuleset(abi)
+	if err != nil || rs < 0 {
+		return false, err
+	}
+	conf := noConfinement()
+	conf.setLandlock(rs)
+	defer conf.close()
+	if err := conf.applyHere(); err != nil {
+		return false, err
 	}
 	return true, nil
 }

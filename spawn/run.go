@@ -63,7 +63,7 @@ func Run(cfg Config) (int, error) {
 	// Signals that arrive from now on are queued and passed on once the
 	// program runs.
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals...)
+	notifyForwarded(sigs)
 	defer signal.Stop(sigs)
 
 	p, err := startInit(cfg)

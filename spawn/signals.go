@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"os"
+	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +15,21 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGWINCH,
 	syscall.SIGCONT,
+}
+
+// notifyForwarded relays to c the forwarded signals that are not ignored.
+// One that whoever started this process ignores — SIGHUP under nohup,
+// SIGINT in a shell's background job — stays ignored, here and in what
+// this process starts, down to the program, as it would natively
+// (Notify would install a handler and end the ignoring). Go tells only of
+// these two: it puts its own handler on any other signal ignored at its
+// start, so a SIGQUIT ignored so reaches the program with its default.
+func notifyForwarded(c chan<- os.Signal) {
+	for _, sig := range forwardedSignals {
+		if !signal.Ignored(sig) {
+			signal.Notify(c, sig)
+		}
+	}
 }
 
 // terminalSignals are the ones a terminal sends to its whole foreground

@@ -122,6 +122,48 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	}
 }
 
+// TestProgramStartsAsNatively: the program starts with the signal mask,
+// the ignored and caught signals, and the process group a native run
+// gives it, in every mode — though the sandbox makes its process without
+// Go's exec, from a thread that has every signal blocked and Go's
+// handlers installed — and with SIGINT and SIGHUP ignored by whoever
+// starts it, as a shell's background jobs and nohup do. The program reads
+// its own /proc/self files: no shell in between, which would reset its
+// mask.
+func TestProgramStartsAsNatively(t *testing.T) {
+	programs := [][]string{
+		{"grep", "-E", "^Sig(Blk|Ign|Cgt)", "/proc/self/status"},
+		{"cut", "-d", " ", "-f", "5", "/proc/self/stat"}, // the process group
+	}
+	for _, ignore := range []bool{false, true} {
+		start := func(argv ...string) string {
+			t.Helper()
+			// The starter says its process group, then execs
+			// (natively the program, else the sandbox).
+			script := `cut -d " " -f 5 /proc/$$/stat; exec "$@"`
+			if ignore {
+				script = `trap "" INT HUP; ` + script
+			}
+			r := runCmd(t, 30*time.Second, append([]string{"sh", "-c", script, "sh"}, argv...)...)
+			if r.status != 0 {
+				t.Fatalf("%v: status %d, stderr %q", argv, r.status, r.stderr)
+			}
+			return r.stdout
+		}
+		for _, prog := range programs {
+			native := start(prog...)
+			if f := strings.Fields(native); len(f) < 2 || prog[0] == "cut" && f[0] != f[1] {
+				t.Fatalf("natively: %q", native)
+			}
+			for _, mode := range []string{"host", "sandbox", "none"} {
+				if got := start(append(sandboxedIn(mode, ""), prog...)...); got != native {
+					t.Errorf("SIGINT and SIGHUP ignored %v, --net %s, %s:\n%s\nnatively:\n%s", ignore, mode, prog[0], got, native)
+				}
+			}
+		}
+	}
+}
+
 // TestSignalsReachProgram: SIGTERM, SIGINT, SIGHUP and SIGUSR1 sent to the
 // sandbox reach the program, which handles them.
 func TestSignalsReachProgram(t *testing.T) {
