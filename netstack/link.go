@@ -222,8 +222,9 @@ const headerSplit = 128
 
 // dispatch hands one packet, checked, to the stack.
 //
-// A packet longer than smallPacket goes in as two views, its first
-// headerSplit bytes and the rest. gVisor's IPv4 input keeps a reference to
+// A TCP segment longer than smallPacket goes in as two views, its first
+// headerSplit bytes and the rest (other packets, a large DNS query over
+// UDP among them, stay whole: the link's DNS reads them as one slice). gVisor's IPv4 input keeps a reference to
 // the view that holds the IP header while it reads that header once more
 // (after its prerouting hook), and a view shared so is copied whole before
 // it is read (copy on write): with one view, every 64 KiB segment was
@@ -232,7 +233,7 @@ const headerSplit = 128
 // 128 bytes.
 func (l *tunLink) dispatch(proto tcpip.NetworkProtocolNumber, v *buffer.View) {
 	var payload buffer.Buffer
-	if v.Size() > smallPacket {
+	if v.Size() > smallPacket && isTCP(proto, v.AsSlice()) {
 		payload = buffer.MakeWithView(buffer.NewViewWithData(v.AsSlice()[:headerSplit]))
 		v.TrimFront(headerSplit)
 		if err := payload.Append(v); err != nil {
@@ -250,6 +251,15 @@ func (l *tunLink) dispatch(proto tcpip.NetworkProtocolNumber, v *buffer.View) {
 	if d != nil {
 		d.DeliverNetworkPacket(proto, pkt)
 	}
+}
+
+// isTCP reports whether b, a packet of proto, carries TCP right after its
+// fixed IP header.
+func isTCP(proto tcpip.NetworkProtocolNumber, b []byte) bool {
+	if proto == header.IPv4ProtocolNumber {
+		return header.IPv4(b).Protocol() == uint8(header.TCPProtocolNumber)
+	}
+	return header.IPv6(b).NextHeader() == uint8(header.TCPProtocolNumber)
 }
 
 // dropSource counts a packet dropped for its source, and logs the first

@@ -3,6 +3,7 @@ package netstack
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,13 +20,19 @@ import (
 type delivered chan struct {
 	proto tcpip.NetworkProtocolNumber
 	data  []byte
+	views []int // the sizes of the views it came in
 }
 
 func (d delivered) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	var views []int
+	for _, s := range pkt.AsSlices() {
+		views = append(views, len(s))
+	}
 	d <- struct {
 		proto tcpip.NetworkProtocolNumber
 		data  []byte
-	}{proto, pkt.ToView().AsSlice()}
+		views []int
+	}{proto, pkt.ToView().AsSlice(), views}
 }
 
 func (d delivered) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
@@ -34,12 +41,18 @@ func (d delivered) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketB
 // keeps packet boundaries as a TUN device does, and returns the other end.
 func newTestLink(t *testing.T) (*tunLink, int) {
 	t.Helper()
+	return newTestLinkMTU(t, 1500)
+}
+
+// newTestLinkMTU is newTestLink with a link of MTU mtu.
+func newTestLinkMTU(t *testing.T, mtu uint32) (*tunLink, int) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(fds[1]) })
-	l, err := newTUNLink(fds[0], 1500)
+	l, err := newTUNLink(fds[0], mtu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +118,47 @@ func TestTUNLink(t *testing.T) {
 		t.Error("WritePackets after close succeeded")
 	}
 	l.Close() // again: a no-op
+}
+
+// A TCP segment longer than smallPacket reaches the stack whole, in two
+// views, its headers apart (see dispatch); any other long packet, a UDP
+// datagram such as a large DNS query, in one view, which the link's DNS
+// reads as one slice.
+func TestTUNLinkLongPackets(t *testing.T) {
+	l, peer := newTestLinkMTU(t, 9000)
+	d := make(delivered, 4)
+	l.Attach(d)
+	defer l.Close()
+	for _, tc := range []struct {
+		name  string
+		proto uint8
+		views []int
+	}{
+		{"tcp", uint8(header.TCPProtocolNumber), []int{headerSplit, 5000 - headerSplit}},
+		{"udp", uint8(header.UDPProtocolNumber), []int{5000}},
+	} {
+		p := make([]byte, 5000)
+		for i := range p {
+			p[i] = byte(i)
+		}
+		p[0] = 0x45
+		p[9] = tc.proto
+		copy(p[12:], programSrc4[:])
+		if _, err := unix.Write(peer, p); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-d:
+			if !bytes.Equal(got.data, p) {
+				t.Errorf("%s: delivered %d bytes, not the %d written", tc.name, len(got.data), len(p))
+			}
+			if !slices.Equal(got.views, tc.views) {
+				t.Errorf("%s: delivered in views of %v bytes, want %v", tc.name, got.views, tc.views)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing delivered", tc.name)
+		}
+	}
 }
 
 // Only packets from the program's own addresses reach the stack: any other

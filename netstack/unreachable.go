@@ -87,7 +87,8 @@ func newSynSniffer(child stack.LinkEndpoint, syns *synTable) *synSniffer {
 // DeliverNetworkPacket answers DNS queries, notes SYNs, then passes every
 // other packet on.
 func (e *synSniffer) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
-	// The link delivers each packet as one view.
+	// The link delivers each packet as one view, but a long TCP
+	// segment as two: its headers, which noteSYN reads, and the rest.
 	if s := pkt.AsSlices(); len(s) > 0 {
 		if e.dns != nil && e.dns(proto, s[0]) {
 			return
