@@ -21,7 +21,7 @@ type outMsg struct {
 	asked   int                // the payload's length, as the kernel counts it
 	total   int                // how much of it the supervisor sends (maxSendCopy at most)
 	tooLong bool               // a datagram longer than maxSendCopy: EMSGSIZE
-	data    []byte             // the payload, laid out as the iovecs say
+	data    []byte             // the payload, laid out as the iovecs say (set before prepare by readSendto)
 	local   []unix.RemoteIovec // iovs, over data
 	ctl     []byte             // control, translated for the supervisor's send
 	ctlErr  unix.Errno         // what translating it met (see translateControl)
@@ -139,6 +139,11 @@ func (c *call) prepare(sock int, si sockInfo, typ int, m *outMsg) error {
 		}
 		// A stream takes the first maxSendCopy bytes: a short count.
 		iovs, m.total = truncateIovs(m.iovs, maxSendCopy), maxSendCopy
+	}
+	if m.data != nil {
+		// Read whole with the address (readSendto).
+		m.local = iovs
+		return c.prepareControl(si, m)
 	}
 	m.local, m.data = iovs, make([]byte, m.total)
 	got, err := c.task.readv(m.data, iovs)

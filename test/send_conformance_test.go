@@ -64,17 +64,18 @@ var sendKept = map[string]bool{
 // sendKept but comes only once the destination is known, where a deny
 // policy answers first.
 var sendAfterDestination = map[string]string{
-	"sendto.bad_buf":              "UDP copies the payload after it has routed the datagram",
-	"msg.bad_iov_base":            "UDP copies the payload after it has routed the datagram",
-	"msg.iov_straddles_prot_none": "UDP copies the payload after it has routed the datagram",
-	"udp4.emsgsize_65508":         "ip_append_data measures the datagram against the route",
-	"udp6.emsgsize_70000":         "ip6_append_data measures the datagram against the route",
-	"udp4.cmsg_len_short":         "an inet socket's control messages are parsed after the name: the policy has decided by then",
-	"udp4.ip_ttl_invalid":         "an inet socket's control messages are parsed after the name: the policy has decided by then",
-	"cap.so_mark_nobody":          "an inet socket's control messages are parsed after the name: the policy has decided by then",
-	"cap.so_priority_nobody":      "an inet socket's control messages are parsed after the name: the policy has decided by then",
-	"cap.hopopts_nobody":          "an inet socket's control messages are parsed after the name: the policy has decided by then",
-	"mmsg.msg_len_readonly":       "msg_len is written once the message has gone",
+	"sendto.bad_buf":                 "UDP copies the payload after it has routed the datagram",
+	"msg.bad_iov_base":               "UDP copies the payload after it has routed the datagram",
+	"msg.iov_straddles_prot_none":    "UDP copies the payload after it has routed the datagram",
+	"sendto.buf_straddles_prot_none": "UDP copies the payload after it has routed the datagram",
+	"udp4.emsgsize_65508":            "ip_append_data measures the datagram against the route",
+	"udp6.emsgsize_70000":            "ip6_append_data measures the datagram against the route",
+	"udp4.cmsg_len_short":            "an inet socket's control messages are parsed after the name: the policy has decided by then",
+	"udp4.ip_ttl_invalid":            "an inet socket's control messages are parsed after the name: the policy has decided by then",
+	"cap.so_mark_nobody":             "an inet socket's control messages are parsed after the name: the policy has decided by then",
+	"cap.so_priority_nobody":         "an inet socket's control messages are parsed after the name: the policy has decided by then",
+	"cap.hopopts_nobody":             "an inet socket's control messages are parsed after the name: the policy has decided by then",
+	"mmsg.msg_len_readonly":          "msg_len is written once the message has gone",
 }
 
 // nothingArrived reports whether a step says that a receiver got nothing.

@@ -420,6 +420,9 @@ UDP(msg_kernel_iov_base_len0, .buf = kernelptr, .msg = asis)
 UDP(msg_null_iov_base_len0, .nullbuf = 1, .msg = asis)
 /* A datagram's payload is all or nothing: 8 readable bytes, then a fault. */
 UDP(msg_iov_straddles_prot_none, .size = 16, .buf = guarded(8), .msg = asis)
+/* The same through sendto, whose address and payload the supervisor reads
+   in one go. */
+UDP(sendto_buf_straddles_prot_none, .size = 16, .buf = guarded(8))
 UDP(msg_bad_control, .size = 1, .msg = badcontrol)
 /* A control buffer too large for the socket's option memory: ENOBUFS
    comes before the copy. */
@@ -684,6 +687,14 @@ CASE(tcp_fault_big) { tcpfault(1 << 18, unmapped()); }
 CASE(tcp_fault_kernel) { tcpfault(100, kernelptr); }
 CASE(unix_stream_fault_small) { unixfault(100, unmapped()); }
 CASE(unix_stream_fault_big) { unixfault(1 << 17, unmapped()); }
+/* sendto on a connected stream names an address TCP ignores; only the
+   buffer's first 100 bytes are readable. */
+CASE(tcp_sendto_straddles_prot_none) {
+	int s, c = tcppair(&s);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	step(n(sendto(c, guarded(100), 200, 0, (void *)&sa, sizeof sa)));
+	step(drain(s));
+}
 
 /* --- unix datagrams to a path ------------------------------------------------------------------ */
 
@@ -1340,6 +1351,7 @@ static const struct kase cases[] = {
     {.name = "msg.kernel_iov_base_len0", .fn = msg_kernel_iov_base_len0},
     {.name = "msg.null_iov_base_len0", .fn = msg_null_iov_base_len0},
     {.name = "msg.iov_straddles_prot_none", .fn = msg_iov_straddles_prot_none},
+    {.name = "sendto.buf_straddles_prot_none", .fn = sendto_buf_straddles_prot_none},
     {.name = "msg.bad_control", .fn = msg_bad_control},
     {.name = "msg.bad_control_huge", .fn = msg_bad_control_huge},
     {.name = "msg.control_huge", .fn = msg_control_huge},
@@ -1422,6 +1434,7 @@ static const struct kase cases[] = {
     /* unix sockets */
     {.name = "unix.stream_fault_small", .fn = unix_stream_fault_small},
     {.name = "unix.stream_fault_big", .fn = unix_stream_fault_big},
+    {.name = "tcp.sendto_straddles_prot_none", .fn = tcp_sendto_straddles_prot_none},
     {.name = "unix.dgram_path", .fn = unix_dgram_path},
     {.name = "unix.dgram_path_sendto", .fn = unix_dgram_path_sendto},
     {.name = "unix.dgram_missing", .fn = unix_dgram_missing},
