@@ -144,8 +144,10 @@ func (c *call) stillWaiting() bool {
 	return c.s.listener.Valid(c.n.ID) == nil
 }
 
-// getfd duplicates the caller's fd. A closed or O_PATH fd is the caller's
-// EBADF; any other failure fails closed.
+// getfd duplicates the caller's fd. A closed fd is the caller's EBADF; any
+// other failure fails closed. An O_PATH fd is duplicated as any other,
+// though every socket call fails it with EBADF first: the callers find
+// that out where they would otherwise fail (sockInfoArg, pathOnly).
 func (c *call) getfd(fd int) (int, error) {
 	sock, err := c.task.getfd(fd)
 	if errors.Is(err, unix.ESRCH) {

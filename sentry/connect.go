@@ -38,6 +38,9 @@ func sysConnect(c *call) result {
 
 	addr, err := c.readSockaddr(addrPtr, addrLen)
 	if err != nil {
+		if pathOnly(sock) {
+			return invalid(unix.EBADF, "an O_PATH descriptor")
+		}
 		return resultOf(err)
 	}
 	// The address was read from memory the pid named: only a still-pending
@@ -46,12 +49,9 @@ func sysConnect(c *call) result {
 		return gone
 	}
 
-	info, err := sockInfoOf(sock)
+	info, err := sockInfoArg(sock)
 	if err != nil {
-		if errors.Is(err, unix.ENOTSOCK) {
-			return invalid(unix.ENOTSOCK, "not a socket")
-		}
-		return failClosed(err)
+		return resultOf(err)
 	}
 	d := decodeSockaddr(addr)
 	switch info.family {
@@ -99,6 +99,28 @@ func sockInfoOf(sock int) (sockInfo, error) {
 		return si, fmt.Errorf("SO_PROTOCOL: %w", err)
 	}
 	return si, nil
+}
+
+// sockInfoArg is sockInfoOf for sock, the supervisor's copy of the
+// program's fd, with the program's errors: ENOTSOCK for a file that is not
+// a socket, EBADF for an O_PATH one (the copy is O_PATH too, and the
+// kernel's fdget refuses it to getsockopt as to every socket call).
+func sockInfoArg(sock int) (sockInfo, error) {
+	si, err := sockInfoOf(sock)
+	switch {
+	case errors.Is(err, unix.ENOTSOCK):
+		return si, errInvalid(unix.ENOTSOCK, "not a socket")
+	case errors.Is(err, unix.EBADF):
+		return si, errInvalid(unix.EBADF, "an O_PATH descriptor")
+	}
+	return si, err
+}
+
+// pathOnly reports whether fd is an O_PATH file, which every socket call
+// refuses (EBADF) before it looks at anything else.
+func pathOnly(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_PATH != 0
 }
 
 // ipProto is the policy's name for an inet socket's protocol.

@@ -2,7 +2,6 @@ package sentry
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -262,12 +261,9 @@ func (c *call) socketArg(fd int) (int, sockInfo, error) {
 	if err != nil {
 		return -1, sockInfo{}, err
 	}
-	si, err := sockInfoOf(sock)
+	si, err := sockInfoArg(sock)
 	if err != nil {
 		unix.Close(sock)
-		if errors.Is(err, unix.ENOTSOCK) {
-			return -1, sockInfo{}, errInvalid(unix.ENOTSOCK, "not a socket")
-		}
 		return -1, sockInfo{}, err
 	}
 	return sock, si, nil

@@ -124,17 +124,12 @@ func (t *task) getfd(fd int) (int, error) {
 	if fd < 0 {
 		return -1, unix.EBADF
 	}
-	dup, err := unix.PidfdGetfd(t.pidfd, fd, 0) // flags must be 0; the new fd is close-on-exec
-	if err != nil {
-		return -1, err
-	}
-	// pidfd_getfd hands over O_PATH files too, which the kernel's fdget
-	// refuses for every socket call.
-	if fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0); err != nil || fl&unix.O_PATH != 0 {
-		unix.Close(dup)
-		return -1, unix.EBADF
-	}
-	return dup, nil
+	// flags must be 0; the new fd is close-on-exec. pidfd_getfd hands
+	// over O_PATH files too, which the kernel's fdget refuses (EBADF) for
+	// every socket call: the caller finds them so (sockInfoArg, pathOnly)
+	// where it would otherwise fail, not with a call of its own every
+	// time.
+	return unix.PidfdGetfd(t.pidfd, fd, 0)
 }
 
 // threadGroup returns the thread group (process) id of thread tid.

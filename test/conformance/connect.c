@@ -151,6 +151,13 @@ CASE(fd_o_path_file) {
 	struct sockaddr_in sa = in4("127.0.0.1", 9);
 	step(tryclose(opathfile("file"), &sa, sizeof sa));
 }
+/* The fd comes first: an O_PATH one with an unreadable address, or one
+   of a bad length, is EBADF. */
+CASE(fd_o_path_bad_addr) { step(tryclose(opathfile("file"), unmapped(), 16)); }
+CASE(fd_o_path_bad_len) {
+	struct sockaddr_in sa = in4("127.0.0.1", 9);
+	step(tryclose(opathfile("file"), &sa, 200));
+}
 /* An O_PATH fd on a listening socket's inode is not that socket. */
 CASE(fd_o_path_socket) {
 	struct sockaddr_un su = upath("sock");
@@ -980,6 +987,8 @@ static const struct kase cases[] = {
     {"fd.int_min", fd_int_min, 0},
     {"fd.closed", fd_closed, 0},
     {"fd.o_path_file", fd_o_path_file, 0},
+    {"fd.o_path_bad_addr", fd_o_path_bad_addr, 0},
+    {"fd.o_path_bad_len", fd_o_path_bad_len, 0},
     {"fd.o_path_socket", fd_o_path_socket, 0},
     {"fd.pipe", fd_pipe, 0},
     {"fd.regular_file", fd_regular_file, 0},
