@@ -25,6 +25,11 @@ func becomeSubreaper() error {
 func killOrphans(deadline time.Duration) {
 	stop := time.Now().Add(deadline)
 	for time.Now().Before(stop) {
+		if !reapExited() {
+			// No child at all, the usual end: nothing to look for
+			// in /proc.
+			return
+		}
 		kids := children()
 		if len(kids) == 0 {
 			return
@@ -34,13 +39,25 @@ func killOrphans(deadline time.Duration) {
 		}
 		// Reap what died; their own children are reparented here and
 		// killed on the next round.
-		for {
-			pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
-			if pid <= 0 || errors.Is(err, unix.ECHILD) {
-				break
-			}
-		}
+		reapExited()
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// reapExited reaps every child that has exited and reports whether any
+// child is left. (A child the program cloned with an exit signal other
+// than SIGCHLD gets SIGCHLD when it is reparented here, so a plain wait
+// sees it.)
+func reapExited() bool {
+	for {
+		pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.ECHILD):
+			return false
+		case errors.Is(err, unix.EINTR) || pid > 0:
+			continue
+		}
+		return true
 	}
 }
 
@@ -55,7 +72,7 @@ func children() []int {
 	seen := map[int]bool{}
 	var out []int
 	for _, t := range tasks {
-		data, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		data, err := readProcFile("/proc/self/task/" + t.Name() + "/children")
 		if err != nil {
 			continue
 		}
@@ -67,4 +84,29 @@ func children() []int {
 		}
 	}
 	return out
+}
+
+// readProcFile reads a small /proc file with three system calls (os.ReadFile
+// makes nine: it sets the file up for Go's poller first).
+func readProcFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+	}
 }
