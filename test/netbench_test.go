@@ -117,11 +117,12 @@ func firstLine(s string) string {
 	return line
 }
 
-// BenchmarkSandboxThroughput measures bulk TCP from a program to a test
-// host natively, through --net sandbox's netstack, and through
-// slirp4netns, pasta and runsc set up the same way, in one run, rounds
-// alternating; it prints the table and reports each as Gbit/s and as a
-// ratio.
+// BenchmarkSandboxThroughput measures bulk TCP between a program and a
+// test host, both ways (the program sending, as an upload; receiving, as
+// a package download), natively, through --net sandbox's netstack, and
+// through slirp4netns, pasta and runsc set up the same way, in one run,
+// rounds alternating; it prints the table and reports each as Gbit/s and
+// as a ratio.
 func BenchmarkSandboxThroughput(b *testing.B) {
 	requireRoot(b)
 	h := newTestHost(b)
@@ -132,26 +133,35 @@ func BenchmarkSandboxThroughput(b *testing.B) {
 	b.Cleanup(func() { server.Process.Kill(); server.Wait() })
 	time.Sleep(300 * time.Millisecond)
 	pol := writePolicy(b, fmt.Sprintf("version: 1\ndefault: deny\nrules:\n  - allow: tcp %s:5201\n", h.addr))
-	ways, note := peerWays(b, h, pol, false, "iperf3", "-c", h.addr, "-p", "5201", "-t", "3", "-J")
 	const rounds = 3
-	got := map[string][]float64{}
-	for range b.N {
-		for range rounds {
-			for _, w := range ways {
-				got[w.name] = append(got[w.name], iperfGbits(b, w.argv...))
+	var table strings.Builder
+	for _, dir := range []struct {
+		name, metric string
+		args         []string
+	}{
+		{"the program sending (upload)", "", nil},
+		{"the program receiving (download, iperf3 -R)", "-download", []string{"-R"}},
+	} {
+		argv := append([]string{"iperf3", "-c", h.addr, "-p", "5201", "-t", "3", "-J"}, dir.args...)
+		ways, note := peerWays(b, h, pol, false, argv...)
+		got := map[string][]float64{}
+		for range b.N {
+			for range rounds {
+				for _, w := range ways {
+					got[w.name] = append(got[w.name], iperfGbits(b, w.argv...))
+				}
 			}
 		}
-	}
-	native := median(got["native"])
-	var table strings.Builder
-	fmt.Fprintf(&table, "bulk TCP to a test host, median of %d × 3 s:\n", rounds)
-	for _, w := range ways {
-		m := median(got[w.name])
-		b.ReportMetric(m, w.name+"-Gbit/s")
-		fmt.Fprintf(&table, "  %-12s %6.2f Gbit/s  %5.2f× native\n", w.name, m, m/native)
-	}
-	if note != "" {
-		fmt.Fprintf(&table, "  (%s)\n", note)
+		native := median(got["native"])
+		fmt.Fprintf(&table, "bulk TCP with a test host, %s, median of %d × 3 s:\n", dir.name, rounds)
+		for _, w := range ways {
+			m := median(got[w.name])
+			b.ReportMetric(m, w.name+dir.metric+"-Gbit/s")
+			fmt.Fprintf(&table, "  %-12s %6.2f Gbit/s  %5.2f× native\n", w.name, m, m/native)
+		}
+		if note != "" {
+			fmt.Fprintf(&table, "  (%s)\n", note)
+		}
 	}
 	b.Log(table.String())
 }
