@@ -113,6 +113,14 @@ func (l *tunLink) Attach(d stack.NetworkDispatcher) {
 	}
 }
 
+// stopReading closes the device and waits for the reader to end. The
+// caller holds none of the stack's locks: the reader may be delivering a
+// packet, which takes them.
+func (l *tunLink) stopReading() {
+	l.closeFile()
+	l.reading.Wait()
+}
+
 // closeFile ends writing, then closes the device once, waking the reader:
 // no write uses fd once it may name another file.
 func (l *tunLink) closeFile() {

@@ -255,8 +255,15 @@ func (st *Stack) Close() {
 	// whatever the other end does, so the sandbox ends promptly after
 	// its program.
 	st.cancel()
-	// Removing the NIC closes the TUN device and waits for the link's
-	// reader; the stack's own Destroy would leave it reading.
+	// The link's reader ends first, with none of the stack's locks held:
+	// RemoveNIC holds the stack's lock while it detaches the link, and a
+	// reader then delivering a packet waits for that very lock — while
+	// RemoveNIC waits for the reader. The program's kernel sends on after
+	// the program has exited (an upload's last megabytes, resets for what
+	// still arrives), so that was a hang of the whole sandbox
+	// (TestSandboxEndsWithTrafficInFlight). Removing the NIC then finds
+	// the device closed; the stack's own Destroy would leave it reading.
+	st.link.stopReading()
 	st.s.RemoveNIC(nicID)
 	st.s.Destroy()
 	st.wg.Wait()

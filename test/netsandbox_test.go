@@ -428,3 +428,53 @@ func TestSandboxModeLeavesNoDevice(t *testing.T) {
 		t.Errorf("TUN devices in the host's namespace: before\n%s\nafter\n%s", before, after)
 	}
 }
+
+// TestSandboxEndsWithTrafficInFlight: a program that exits while its
+// traffic still flows through netstack — an upload whose last megabytes
+// its kernel is still sending, downloads cut short — ends the sandbox at
+// once, every time. (Stack.Close removed the NIC, which holds the stack's
+// lock while it waits for the TUN device's reader, while the reader, in
+// the middle of delivering a packet, waited for that lock: the sandbox
+// hung for ever once the program had exited.)
+func TestSandboxEndsWithTrafficInFlight(t *testing.T) {
+	requireRoot(t) // to open /dev/net/tun
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	chunk := make([]byte, 64<<10)
+	serve(ln, func(c net.Conn) {
+		// Each connection says which way it goes: "w" to be written
+		// to without end, anything else to be read until it closes.
+		var way [1]byte
+		if _, err := io.ReadFull(c, way[:]); err != nil {
+			return
+		}
+		if way[0] == 'w' {
+			for {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}
+		io.Copy(io.Discard, c)
+	})
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:"+port+"\n")
+	// bash's /dev/tcp. Four uploads of 30 MB, whose writes return
+	// while the kernel still holds megabytes to send, and four endless
+	// downloads that the watchdog kills when the program exits.
+	dev := "/dev/tcp/100.96.0.1/" + port
+	prog := `for i in 1 2 3 4; do (exec 3<>` + dev + ` && printf w >&3 && cat <&3 >/dev/null) & done
+up=
+for i in 1 2 3 4; do (exec 3<>` + dev + ` && { printf u; head -c 30000000 /dev/zero; } >&3) & up="$up $!"; done
+wait $up; echo done`
+	// Before the fix the first run hung, every time it was tried.
+	for i := range 10 {
+		r := runCmd(t, 30*time.Second, inSandboxMode(pol, "bash", "-c", prog)...)
+		if r.status != 0 || r.stdout != "done\n" {
+			t.Fatalf("run %d: status %d, stdout %q, stderr %q", i, r.status, r.stdout, r.stderr)
+		}
+	}
+}
