@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -143,43 +142,4 @@ func (st *Stack) refuse(r *tcp.ForwarderRequest, k flowKey, quote []byte, err er
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// halfCloser is a stream that can end one direction alone, so that a
-// program's shutdown(SHUT_WR) reaches the destination as a FIN while the
-// reply still flows back.
-type halfCloser interface {
-	io.ReadWriteCloser
-	CloseWrite() error
-}
-
-// spliceBufSize is the copy buffer of each direction of a TCP flow: a
-// full-size segment on the TUN link (MTU) fits in one read.
-const spliceBufSize = 64 << 10
-
-// spliceBufs are reused: a buffer per direction per flow, allocated anew,
-// made short connections (connect, a request, close) the main source of
-// garbage, and each garbage collection a stall for every flow.
-var spliceBufs = sync.Pool{New: func() any { return new([spliceBufSize]byte) }}
-
-// splice copies both ways until both directions have ended, passing each
-// end of stream on as a half-close.
-func splice(a, b halfCloser) {
-	var wg sync.WaitGroup
-	cp := func(dst, src halfCloser) {
-		defer wg.Done()
-		buf := spliceBufs.Get().(*[spliceBufSize]byte)
-		defer spliceBufs.Put(buf)
-		// Bare Writer and Reader: with their ReadFrom and WriteTo in
-		// sight io.CopyBuffer would ignore buf, and neither side can
-		// splice(2) to the other (one is netstack's) anyway.
-		io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf[:])
-		dst.CloseWrite()
-	}
-	wg.Add(2)
-	go cp(a, b)
-	go cp(b, a)
-	wg.Wait()
-	a.Close()
-	b.Close()
 }
