@@ -47,8 +47,8 @@ func splice(a, b halfCloser) {
 // receives the segment, on the same thread — one after the other on one
 // CPU, while the other CPU may wait. Side by side they keep both busy:
 // iperf3 through --net sandbox, 4 alternating rounds of 2 s, the program
-// receiving 6.4 → 8.0 Gbit/s (median), sending 8.0 → 8.7. Two buffers
-// gained little (6.7); four it takes.
+// receiving 5.65 → 7.6 Gbit/s (median), sending 9.1 → 9.8. With two
+// buffers instead of four, receiving gained a third as much.
 const (
 	pipelineBufs = 4
 	// pipelineAfter is how many full reads in a row make a direction
