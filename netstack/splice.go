@@ -51,11 +51,11 @@ func splice(a, b halfCloser) {
 // buffers instead of four, receiving gained a third as much.
 const (
 	pipelineBufs = 4
-	// pipelineAfter is how many full reads in a row make a direction
-	// bulk: 256 KiB. A request or a reply shorter than that — most of
-	// them — is copied by one goroutine to the end, and pays no hand-off
-	// between goroutines for each chunk.
-	pipelineAfter = 4
+	// pipelineAfter is how much a direction copies before it is bulk. A
+	// request or a reply shorter than that — most of them — is copied by
+	// one goroutine to the end, and pays no hand-off between goroutines
+	// for each chunk.
+	pipelineAfter = 1 << 20
 	// maxPipelines bounds the directions copied so at once in this
 	// process, and so the memory their buffers hold (16 × 256 KiB);
 	// beyond it a bulk direction is copied by one goroutine.
@@ -70,7 +70,7 @@ var pipelines = make(chan struct{}, maxPipelines)
 // free, by a pipeline.
 func copyStream(dst, src halfCloser) {
 	buf := spliceBufs.Get().(*[spliceBufSize]byte)
-	full := 0
+	copied := 0
 	for {
 		n, rerr := src.Read(buf[:])
 		if n > 0 {
@@ -81,11 +81,7 @@ func copyStream(dst, src halfCloser) {
 		if rerr != nil {
 			break
 		}
-		if n < len(buf) {
-			full = 0
-			continue
-		}
-		if full++; full < pipelineAfter {
+		if copied += n; copied < pipelineAfter {
 			continue
 		}
 		select {
@@ -95,7 +91,7 @@ func copyStream(dst, src halfCloser) {
 			<-pipelines
 			return
 		default:
-			full = 0 // no slot: ask again later
+			copied = 0 // no slot: ask again later
 		}
 	}
 	spliceBufs.Put(buf)

@@ -57,13 +57,29 @@ func TestCopyStreamPipelinesBulk(t *testing.T) {
 		copyStream(dst, src)
 		dst.CloseWrite()
 	}()
-	// out is read only once the pipeline has filled up: it was used.
-	waitFor(t, "a pipeline", func() bool { return len(pipelines) == 1 })
-	got, err := io.ReadAll(out)
-	if err != nil {
-		t.Fatal(err)
+	// out is read slowly until the pipeline shows: the copy cannot
+	// end before it.
+	var got []byte
+	seen := false
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := out.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !seen {
+			seen = len(pipelines) == 1
+			time.Sleep(time.Millisecond)
+		}
 	}
 	<-done
+	if !seen {
+		t.Error("no pipeline was taken for 8 MB")
+	}
 	if sha256.Sum256(got) != sha256.Sum256(data) {
 		t.Fatalf("copied %d bytes, not the %d written (or not in order)", len(got), len(data))
 	}
@@ -72,11 +88,12 @@ func TestCopyStreamPipelinesBulk(t *testing.T) {
 	}
 }
 
-// A short exchange is copied by one goroutine: no pipeline slot is taken.
+// An exchange shorter than pipelineAfter is copied by one goroutine: no
+// pipeline slot is taken.
 func TestCopyStreamShortNoPipeline(t *testing.T) {
 	in, src := tcpPair(t)
 	dst, out := tcpPair(t)
-	msg := bytes.Repeat([]byte("request "), 1000)
+	msg := bytes.Repeat([]byte("reply "), (pipelineAfter-1)/6)
 	go func() {
 		in.Write(msg)
 		in.CloseWrite()
@@ -112,8 +129,20 @@ func TestCopyStreamPipelineDestinationFails(t *testing.T) {
 		defer close(done)
 		copyStream(dst, src)
 	}()
+	// Read until the pipeline is up; then the destination goes away
+	// with a reset.
+	draining := make(chan struct{})
+	go func() {
+		defer close(draining)
+		buf := make([]byte, 64<<10)
+		for len(pipelines) == 0 {
+			if _, err := out.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
 	waitFor(t, "a pipeline", func() bool { return len(pipelines) == 1 })
-	// The destination goes away with a reset.
+	<-draining
 	out.SetLinger(0)
 	out.Close()
 	select {
