@@ -175,6 +175,11 @@ static void proc_files(pid_t pp) {
 				continue;
 			/* Non-blocking: a pipe opened for reading must not wait. */
 			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			/* A descriptor closed since the listing was not opened:
+			   no verdict either way (the supervisor closes its copies
+			   of the program's descriptors as it goes). */
+			if (fd < 0 && errno == ENOENT)
+				continue;
 			verdict_add(&v, fd);
 			if (fd >= 0)
 				close(fd);
