@@ -232,13 +232,13 @@ const headerSplit = 128
 //
 // A TCP segment longer than smallPacket goes in as two views, its first
 // headerSplit bytes and the rest (other packets, a large DNS query over
-// UDP among them, stay whole: the link's DNS reads them as one slice). gVisor's IPv4 input keeps a reference to
-// the view that holds the IP header while it reads that header once more
-// (after its prerouting hook), and a view shared so is copied whole before
-// it is read (copy on write): with one view, every 64 KiB segment was
-// cleared and copied once more (perf, iperf3 through --net sandbox: 3.4%
-// of the supervisor's samples). With the headers apart, that copy is of
-// 128 bytes.
+// UDP among them, stay whole: the link's DNS reads them as one slice).
+// gVisor's IPv4 input keeps a reference to the view that holds the IP
+// header while it reads that header once more (after its prerouting
+// hook), and a view shared so is copied whole before it is read (copy on
+// write): with one view, every 64 KiB segment was cleared and copied once
+// more (perf, iperf3 through --net sandbox: 3.4% of the supervisor's
+// samples). With the headers apart, that copy is of 128 bytes.
 func (l *tunLink) dispatch(proto tcpip.NetworkProtocolNumber, v *buffer.View) {
 	var payload buffer.Buffer
 	if v.Size() > smallPacket && isTCP(proto, v.AsSlice()) {

@@ -140,7 +140,6 @@ static int sandbox_exec(struct sandbox_exec *e) {
 	return pid < 0 ? -err : pid;
 }
 
-static void sandbox_confine_here(struct sandbox_confinement *c) { sandbox_confine(c); }
 */
 import "C"
 
@@ -224,7 +223,7 @@ func (conf *confinement) close() {
 // process does before it execs.
 func (conf *confinement) applyHere() error {
 	conf.c.step = 0
-	C.sandbox_confine_here(&conf.c)
+	C.sandbox_confine(&conf.c)
 	return conf.failure()
 }
 

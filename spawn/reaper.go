@@ -94,19 +94,25 @@ func readProcFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	return readToEnd(fd)
+}
+
+// readToEnd reads fd until its end, or until a read fails: what was read
+// by then, and the failure.
+func readToEnd(fd int) ([]byte, error) {
 	var out []byte
 	buf := make([]byte, 4096)
 	for {
 		n, err := unix.Read(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
+		if n > 0 {
+			out = append(out, buf[:n]...)
 		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			return out, err
+		case n == 0:
 			return out, nil
 		}
-		out = append(out, buf[:n]...)
 	}
 }

@@ -233,20 +233,8 @@ func exitStatus(res waitResult) (int, error) {
 // readAll reads fd to its end: what the init step wrote before it exec'd
 // or failed (without the NUL initFail puts first).
 func readAll(fd int) string {
-	var msg []byte
-	buf := make([]byte, 512)
-	for {
-		n, err := unix.Read(fd, buf)
-		if n > 0 {
-			msg = append(msg, buf[:n]...)
-		}
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if n <= 0 {
-			return strings.TrimLeft(string(msg), "\x00")
-		}
-	}
+	msg, _ := readToEnd(fd) // a failed read ends the message as its end would
+	return strings.TrimLeft(string(msg), "\x00")
 }
 
 // logLine is how the supervisor tells the user of something that went
