@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"syscall"
 	"testing"
 	"time"
@@ -12,11 +13,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var inPlace = net.Dialer{KeepAlive: -1, ControlContext: connectInPlace}
+// dialString is dialTCP to a "host:port".
+func dialString(ctx context.Context, t *testing.T, addr string) (*hostConn, error) {
+	to, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dialTCP(ctx, to)
+}
 
-// TestConnectInPlaceConnects: the connection it makes is an ordinary Go
-// connection, in Go's poller (deadlines work), that carries data.
-func TestConnectInPlaceConnects(t *testing.T) {
+// TestDialTCPConnects: the connection it makes is in Go's poller
+// (deadlines work), carries data both ways, and half-closes: CloseWrite
+// reaches the peer as end of stream while the reply still comes back.
+func TestDialTCPConnects(t *testing.T) {
 	for _, local := range []string{"127.0.0.1:0", "[::1]:0"} {
 		ln, err := net.Listen("tcp", local)
 		if err != nil {
@@ -26,11 +35,11 @@ func TestConnectInPlaceConnects(t *testing.T) {
 		go func() {
 			c, err := ln.Accept()
 			if err == nil {
-				io.Copy(c, c)
+				io.Copy(c, c) // until the dialer's FIN
 				c.Close()
 			}
 		}()
-		c, err := inPlace.Dial("tcp", ln.Addr().String())
+		c, err := dialString(context.Background(), t, ln.Addr().String())
 		if err != nil {
 			t.Fatalf("%s: %v", local, err)
 		}
@@ -38,24 +47,27 @@ func TestConnectInPlaceConnects(t *testing.T) {
 		if _, err := c.Write([]byte("ping")); err != nil {
 			t.Fatal(err)
 		}
-		buf := make([]byte, 4)
-		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-			t.Fatalf("%s: echo %q, %v", local, buf, err)
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(c) // the echo, then the peer's own FIN
+		if err != nil || string(got) != "ping" {
+			t.Fatalf("%s: echo %q, %v", local, got, err)
 		}
 		c.Close()
 	}
 }
 
-// TestConnectInPlaceRefused: a refusal is the kernel's ECONNREFUSED, as
+// TestDialTCPRefused: a refusal is the kernel's ECONNREFUSED, as
 // refuse() expects, not a timeout.
-func TestConnectInPlaceRefused(t *testing.T) {
+func TestDialTCPRefused(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = inPlace.Dial("tcp", addr)
+	_, err = dialString(context.Background(), t, addr)
 	if !errors.Is(err, syscall.ECONNREFUSED) || isTimeout(err) {
 		t.Fatalf("dial a closed port: %v, want ECONNREFUSED", err)
 	}
@@ -85,15 +97,15 @@ func blackHole(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestConnectInPlaceTimesOut: a destination that never answers ends the
-// dial at its deadline, as a timeout (refuse() then stays silent, and
-// the program's own connect times out).
-func TestConnectInPlaceTimesOut(t *testing.T) {
+// TestDialTCPTimesOut: a destination that never answers ends the dial at
+// its deadline, as a timeout (refuse() then stays silent, and the
+// program's own connect times out).
+func TestDialTCPTimesOut(t *testing.T) {
 	addr := blackHole(t)
-	d := inPlace
-	d.Timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	_, err := d.Dial("tcp", addr)
+	_, err := dialString(ctx, t, addr)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("dial a black hole: %v, want a timeout", err)
 	}
@@ -102,18 +114,59 @@ func TestConnectInPlaceTimesOut(t *testing.T) {
 	}
 }
 
-// TestConnectInPlaceCancelled: closing the stack (its context) ends a
+// TestDialTCPCancelled: closing the stack (its context) ends a
 // dial under way at once.
-func TestConnectInPlaceCancelled(t *testing.T) {
+func TestDialTCPCancelled(t *testing.T) {
 	addr := blackHole(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := inPlace.DialContext(ctx, "tcp", addr)
+	_, err := dialString(ctx, t, addr)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled dial: %v, want context.Canceled", err)
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("the dial took %v after its cancel at 100ms", took)
+	}
+}
+
+// TestHostConnCloseReadEndsRead: CloseRead makes a read that waits for
+// data which never comes return (the pipeline's reader, when its
+// destination has failed).
+func TestHostConnCloseReadEndsRead(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c // silent, and open
+		}
+	}()
+	c, err := dialString(context.Background(), t, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer func() { (<-accepted).Close() }()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := c.CloseRead(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != io.EOF {
+			t.Fatalf("read after CloseRead: %v, want EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read still waits 5 s after CloseRead")
 	}
 }

@@ -9,7 +9,6 @@ package netstack
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -89,6 +88,13 @@ const dialTimeout = 30 * time.Second
 // socket is closed.
 const udpIdle = 60 * time.Second
 
+// drainTimeout bounds how long Close waits for what the program sent over
+// TCP before it exited to be passed on. Natively the kernel goes on
+// delivering an exited program's data; here the sandbox ends once the
+// program has, so a flow gets this long to finish its way out — a request
+// written just before exit, the end of an upload — and is then cut.
+const drainTimeout = 2 * time.Second
+
 // dnsTCPIdle is how long a DNS-over-TCP connection to the gateway may stay
 // without a query (RFC 7766 6.2.3: servers should close idle connections
 // after "a few seconds"); each holds an endpoint and a goroutine.
@@ -120,7 +126,7 @@ type Stack struct {
 	link   *tunLink
 	lim    *limits
 	udp    udpTable
-	dialer net.Dialer
+	warm   *warmPool // runs each TCP flow
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -130,6 +136,10 @@ type Stack struct {
 	mu      sync.Mutex
 	closing bool
 	wg      sync.WaitGroup
+	// sending counts the TCP flows whose data from the program may not
+	// all have been passed on yet (enterSending): Close waits for them,
+	// up to drainTimeout.
+	sending sync.WaitGroup
 }
 
 // enter counts one more goroutine Close must wait for, or reports that the
@@ -141,6 +151,20 @@ func (st *Stack) enter() bool {
 		return false
 	}
 	st.wg.Add(1)
+	return true
+}
+
+// enterSending is enter for a flow that carries the program's data to a
+// host, which Close lets finish (sending); the caller calls
+// st.sending.Done once that data has all been passed on, or never will be.
+func (st *Stack) enterSending() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closing {
+		return false
+	}
+	st.wg.Add(1)
+	st.sending.Add(1)
 	return true
 }
 
@@ -168,14 +192,9 @@ func Start(cfg Config) (*Stack, error) {
 	names := NewNames()
 	syns := newSynTable()
 	st := &Stack{
-		s: s, policy: cfg.Policy, names: names, syns: syns, link: link, lim: lim,
+		s: s, policy: cfg.Policy, names: names, syns: syns, link: link, lim: lim, warm: newWarmPool(),
 		dns: &dnsServer{policy: cfg.Policy, upstream: upstream, names: names, log: cfg.DNSLog, full: func() { lim.full(&lim.dnsUpstream) }, logf: lim.logf},
-		// No keep-alive probes: Linux sends none unless the program
-		// asks, and the program's own socket options stay on its side
-		// of the stack. (Go's default would also cost four setsockopt
-		// calls per connect.) The handshake is waited for on the
-		// dialing thread (connectInPlace).
-		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: -1, ControlContext: connectInPlace}, ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel,
 	}
 	st.udp.lim = lim
 	fail := func(what string, err tcpip.Error) (*Stack, error) {
@@ -232,7 +251,12 @@ func Start(cfg Config) (*Stack, error) {
 		{Destination: header.IPv4EmptySubnet, NIC: nicID},
 		{Destination: header.IPv6EmptySubnet, NIC: nicID},
 	})
-	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, tcpBulkBufferSize, maxInFlight, st.forwardTCP).HandlePacket)
+	// gVisor's forwarder starts a goroutine per SYN; the flow itself runs
+	// on one of the pool's, whose stack has grown already.
+	fwd := tcp.NewForwarder(s, tcpBulkBufferSize, maxInFlight, func(r *tcp.ForwarderRequest) {
+		st.warm.Go(func() { st.forwardTCP(r) })
+	})
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, fwd.HandlePacket)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, st.forwardUDP).HandlePacket)
 	return st, nil
 }
@@ -251,6 +275,18 @@ func (st *Stack) Close() {
 	st.mu.Lock()
 	st.closing = true
 	st.mu.Unlock()
+	// The program has exited: what it sent still goes out, as its own
+	// kernel would deliver it, for up to drainTimeout. (Its sockets
+	// closed with it, so each flow's end of stream is on its way.)
+	drained := make(chan struct{})
+	go func() {
+		st.sending.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(drainTimeout):
+	}
 	// Every flow ends on this: its connections are closed (closeOnCancel),
 	// whatever the other end does, so the sandbox ends promptly after
 	// its program.
@@ -267,6 +303,7 @@ func (st *Stack) Close() {
 	st.s.RemoveNIC(nicID)
 	st.s.Destroy()
 	st.wg.Wait()
+	st.warm.stop()
 	st.link.Close()
 }
 

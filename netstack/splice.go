@@ -24,8 +24,9 @@ const spliceBufSize = 64 << 10
 var spliceBufs = sync.Pool{New: func() any { return new([spliceBufSize]byte) }}
 
 // splice copies both ways until both directions have ended, passing each
-// end of stream on as a half-close.
-func splice(a, b halfCloser) {
+// end of stream on as a half-close: b to a on the caller's goroutine, a to
+// b on one that spawn starts, which calls sent once it has ended.
+func splice(a, b halfCloser, spawn func(func()), sent func()) {
 	var wg sync.WaitGroup
 	cp := func(dst, src halfCloser) {
 		defer wg.Done()
@@ -33,8 +34,11 @@ func splice(a, b halfCloser) {
 		dst.CloseWrite()
 	}
 	wg.Add(2)
-	go cp(a, b)
-	go cp(b, a)
+	spawn(func() {
+		defer sent()
+		cp(b, a)
+	})
+	cp(a, b)
 	wg.Wait()
 	a.Close()
 	b.Close()

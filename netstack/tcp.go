@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
+	"sync"
 	"syscall"
 
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -59,14 +59,16 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	}
 	// The forwarder runs each request on a goroutine of its own: dial
 	// and splice here, with no further hand-off.
-	if !st.enter() {
+	if !st.enterSending() {
 		st.lim.release(&st.lim.dials)
 		st.syns.take(k)
 		r.Complete(true)
 		return
 	}
 	defer st.wg.Done()
-	up, err := st.dialer.DialContext(st.ctx, "tcp", to.String())
+	sent := sync.OnceFunc(st.sending.Done)
+	defer sent() // when the flow ends before its data could flow
+	up, err := dialTCP(st.ctx, to)
 	st.lim.release(&st.lim.dials)
 	quote := st.syns.take(k)
 	if err != nil {
@@ -104,7 +106,7 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	}
 	down := gonet.NewTCPConn(&wq, ep)
 	defer closeOnCancel(st.ctx, down, up)()
-	splice(down, up.(*net.TCPConn))
+	splice(down, up, st.warm.Go, sent)
 }
 
 // closeOnCancel closes conns when ctx ends — a flow whose destination
@@ -140,6 +142,6 @@ func (st *Stack) refuse(r *tcp.ForwarderRequest, k flowKey, quote []byte, err er
 }
 
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	var te interface{ Timeout() bool } // net.Error's, os.SyscallError's, context's
+	return errors.As(err, &te) && te.Timeout()
 }

@@ -429,6 +429,49 @@ func TestSandboxModeLeavesNoDevice(t *testing.T) {
 	}
 }
 
+// TestSandboxDeliversWhatWasSentBeforeExit: data a program writes just
+// before it exits reaches its destination whole, as natively, where the
+// kernel goes on sending after the process is gone. The destination
+// starts reading only a while after it accepts, so when the program exits
+// megabytes still wait in netstack and in the program's kernel. (netstack
+// cut every flow the moment the program had exited, and they were lost;
+// under load even a short request written just before exit could be.)
+func TestSandboxDeliversWhatWasSentBeforeExit(t *testing.T) {
+	requireRoot(t) // to open /dev/net/tun
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan int64, 16)
+	serve(ln, func(c net.Conn) {
+		time.Sleep(500 * time.Millisecond)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, _ := io.Copy(io.Discard, c) // to the program's end of stream
+		got <- n
+	})
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	pol := writePolicy(t, "version: 1\ndefault: deny\nrules:\n  - allow: tcp 127.0.0.1:"+port+"\n")
+	// bash's write returns once its kernel holds the last of the data;
+	// bash then exits.
+	const size = 32 << 20
+	prog := fmt.Sprintf("head -c %d /dev/zero >/dev/tcp/100.96.0.1/%s", size, port)
+	for i := range 2 {
+		r := runCmd(t, 30*time.Second, inSandboxMode(pol, "bash", "-c", prog)...)
+		if r.status != 0 {
+			t.Fatalf("run %d: status %d, stderr %q", i, r.status, r.stderr)
+		}
+		select {
+		case n := <-got:
+			if n != size {
+				t.Fatalf("run %d: the destination received %d of the %d bytes sent", i, n, size)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("run %d: the destination's connection has not ended 20 s after the sandbox", i)
+		}
+	}
+}
+
 // TestSandboxEndsWithTrafficInFlight: a program that exits while its
 // traffic still flows through netstack — an upload whose last megabytes
 // its kernel is still sending, downloads cut short — ends the sandbox at
