@@ -139,11 +139,22 @@ func (l *tunLink) closeFile() {
 // until the device is closed.
 func (l *tunLink) readLoop() {
 	defer l.reading.Done()
+	// The view read into. A packet handed to the stack in it needs a new
+	// one: the stack may keep it (a queued segment) past the next read.
+	// A small packet is copied out instead (see below) and the view is
+	// read into again — gVisor clears every view it hands out, and
+	// clearing 64 KiB for each SYN, ACK and FIN cost more than the rest
+	// of the read.
+	var v *buffer.View
+	defer func() {
+		if v != nil {
+			v.Release()
+		}
+	}()
 	for {
-		// A fresh view per packet: the stack may keep it (a queued
-		// segment) past the next read. Views come from gVisor's
-		// pools, sized in powers of two, so the MTU's worth is cheap.
-		v := buffer.NewViewSize(int(l.mtu))
+		if v == nil {
+			v = buffer.NewViewSize(int(l.mtu))
+		}
 		var n int
 		var rerr error
 		err := l.raw.Read(func(fd uintptr) bool {
@@ -154,14 +165,12 @@ func (l *tunLink) readLoop() {
 			err = rerr
 		}
 		if err != nil {
-			v.Release()
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
 			return // closed (os.ErrClosed), or the device is gone
 		}
 		if n == 0 {
-			v.Release()
 			return // end of file: the device is gone (reading on would spin)
 		}
 		if n <= smallPacket {
@@ -170,13 +179,12 @@ func (l *tunLink) readLoop() {
 			// dial is under way), and a flood of small packets
 			// would otherwise hold a 64 KiB view each (measured:
 			// 1024 SYNs in flight held ~64 MB).
-			small := buffer.NewViewWithData(v.AsSlice()[:n])
-			v.Release()
-			v = small
-		} else {
-			v.CapLength(n)
+			l.deliver(buffer.NewViewWithData(v.AsSlice()[:n]))
+			continue
 		}
+		v.CapLength(n)
 		l.deliver(v)
+		v = nil
 	}
 }
 
