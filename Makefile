@@ -108,6 +108,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZEXECS)x ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSockaddr$$' -fuzztime $(FUZZEXECS)x ./sentry
 	$(GO) test -run '^$$' -fuzz '^FuzzSendDest$$' -fuzztime $(FUZZEXECS)x ./sentry
+	$(GO) test -run '^$$' -fuzz '^FuzzChecksumsValid$$' -fuzztime $(FUZZEXECS)x ./netstack
 
 # gVisor's runsc, the benchmarks' peer beside slirp4netns and pasta: built
 # from the module proxy at the gVisor version go.mod pins, without cgo as

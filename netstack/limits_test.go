@@ -248,12 +248,7 @@ func TestDNSDatagram(t *testing.T) {
 		unix.SetNonblock(peer, false)
 		tv := unix.Timeval{Sec: 10}
 		unix.SetsockoptTimeval(peer, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		buf := make([]byte, 65536)
-		n, err := unix.Read(peer, buf)
-		if err != nil {
-			t.Fatalf("no answer: %v", err)
-		}
-		ip := header.IPv4(buf[:n])
+		ip := header.IPv4(tunRead(t, peer, make([]byte, 65536)))
 		u := header.UDP(ip.Payload())
 		if ip.SourceAddress().String() != "100.96.0.1" || u.SourcePort() != 53 || ip.DestinationAddress().String() != "100.96.0.2" || u.DestinationPort() != 40000 {
 			t.Fatalf("answer from %s:%d to %s:%d", ip.SourceAddress(), u.SourcePort(), ip.DestinationAddress(), u.DestinationPort())
@@ -295,16 +290,5 @@ func TestDNSDatagram(t *testing.T) {
 	}
 	if st.dnsDatagram(header.IPv4ProtocolNumber, udpPacket(program, netip.MustParseAddrPort("198.18.0.2:53"), query("ok.test"))) {
 		t.Error("took a datagram to another resolver")
-	}
-	// A bad checksum: the DNS's, dropped without an answer.
-	bad := udpPacket(program, gateway, query("denied.test"))
-	bad[len(bad)-1] ^= 0xff
-	if !st.dnsDatagram(header.IPv4ProtocolNumber, bad) {
-		t.Error("a corrupt query to the DNS went on to the stack")
-	}
-	unix.SetNonblock(peer, true)
-	time.Sleep(100 * time.Millisecond)
-	if n, _ := unix.Read(peer, make([]byte, 100)); n > 0 {
-		t.Error("a corrupt query was answered")
 	}
 }

@@ -77,8 +77,8 @@ var _ stack.LinkEndpoint = (*tunLink)(nil)
 // cost a copy of at most this much, and bulk segments are kept as read.
 const smallPacket = 2048
 
-// newTUNLink takes ownership of fd, a TUN device opened with IFF_NO_PI
-// (bare IP packets) and O_NONBLOCK.
+// newTUNLink takes ownership of fd, a TUN device made with TUNFlags and
+// given TUNOffloads (IP packets behind a virtio_net_hdr).
 func newTUNLink(fd int, mtu uint32) (*tunLink, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
@@ -157,15 +157,16 @@ func (l *tunLink) readLoop() {
 		}
 		var n int
 		var rerr error
+		var hdr [vnetHdrLen]byte
 		err := l.raw.Read(func(fd uintptr) bool {
-			n, rerr = unix.Read(int(fd), v.AsSlice())
+			n, rerr = readVnet(int(fd), &hdr, v.AsSlice())
 			return rerr != unix.EAGAIN
 		})
 		if err == nil {
 			err = rerr
 		}
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, errShortRead) {
 				continue
 			}
 			return // closed (os.ErrClosed), or the device is gone
@@ -173,17 +174,21 @@ func (l *tunLink) readLoop() {
 		if n == 0 {
 			return // end of file: the device is gone (reading on would spin)
 		}
+		if hdr[1] != 0 {
+			continue // a segmentation offload, which is never turned on
+		}
+		trusted := checksumTrusted(hdr[:])
 		if n <= smallPacket {
 			// A small packet gets a view of its own size: the stack
 			// may hold it (a SYN waits in the forwarder while its
 			// dial is under way), and a flood of small packets
 			// would otherwise hold a 64 KiB view each (measured:
 			// 1024 SYNs in flight held ~64 MB).
-			l.deliver(buffer.NewViewWithData(v.AsSlice()[:n]))
+			l.deliver(buffer.NewViewWithData(v.AsSlice()[:n]), trusted)
 			continue
 		}
 		v.CapLength(n)
-		l.deliver(v)
+		l.deliver(v, trusted)
 		v = nil
 	}
 }
@@ -204,7 +209,11 @@ var (
 // never comes, a UDP flow or host socket per made-up address — or to pass
 // as someone else. It is dropped here, before gVisor parses it, which is
 // the cheapest place: no packet buffer is made for it.
-func (l *tunLink) deliver(v *buffer.View) {
+//
+// A packet whose checksums are not trusted (checksumTrusted) is verified
+// here too, and dropped when one is wrong, as a network card drops a
+// corrupt frame.
+func (l *tunLink) deliver(v *buffer.View, trusted bool) {
 	var proto tcpip.NetworkProtocolNumber
 	b := v.AsSlice()
 	switch header.IPVersion(b) {
@@ -224,6 +233,10 @@ func (l *tunLink) deliver(v *buffer.View) {
 		}
 	default:
 		v.Release() // not IP: nothing the stack could take
+		return
+	}
+	if !trusted && !checksumsValid(proto, b) {
+		v.Release()
 		return
 	}
 	if l.gate.hold(v) {
@@ -349,7 +362,7 @@ func (l *tunLink) write(pkts stack.PacketBufferList) (n int, held []heldPacket, 
 	for _, pkt := range pkts.AsSlice() {
 		views := pkt.AsSlices()
 		k, synAck := l.gate.begin(views)
-		_, _ = unix.Writev(l.fd, views)
+		writeVnet(l.fd, views)
 		if synAck {
 			for _, v := range l.gate.end(k) {
 				held = append(held, heldPacket{pkt.NetworkProtocolNumber, v})
@@ -387,10 +400,14 @@ func (l *tunLink) LinkAddress() tcpip.LinkAddress { return "" }
 // SetLinkAddress implements stack.LinkEndpoint.
 func (l *tunLink) SetLinkAddress(tcpip.LinkAddress) {}
 
-// Capabilities implements stack.LinkEndpoint: none. Checksums are computed
-// and verified by the stack, so a packet the program's raw socket corrupts
-// is dropped as a real network's receiver would drop it.
-func (l *tunLink) Capabilities() stack.LinkEndpointCapabilities { return 0 }
+// Capabilities implements stack.LinkEndpoint: the stack takes every packet
+// read as checksummed — the reader has verified those the program's
+// kernel does not vouch for (see vnet.go), so a packet a raw socket
+// corrupts is still dropped as a real network's receiver would drop it —
+// and computes the checksums of what it writes.
+func (l *tunLink) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityRXChecksumOffload
+}
 
 // IsAttached implements stack.LinkEndpoint.
 func (l *tunLink) IsAttached() bool {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -36,6 +37,39 @@ func (d delivered) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *
 }
 
 func (d delivered) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+// tunWrite writes p to the link as the program's kernel writes its own
+// TCP or UDP segment: behind a virtio_net_hdr that says its checksum is
+// left to the device (trusted: the link does not verify it).
+func tunWrite(t *testing.T, peer int, p []byte) {
+	t.Helper()
+	tunWriteFlags(t, peer, vnetNeedsCsum, p)
+}
+
+// tunWriteFlags writes p behind a virtio_net_hdr with flags.
+func tunWriteFlags(t *testing.T, peer int, flags byte, p []byte) {
+	t.Helper()
+	hdr := make([]byte, vnetHdrLen)
+	hdr[0] = flags
+	if _, err := unix.Write(peer, append(hdr, p...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tunRead reads a packet the link wrote into buf, checks that its
+// virtio_net_hdr is all zeros (complete checksums, no segmentation) and
+// returns the packet.
+func tunRead(t *testing.T, peer int, buf []byte) []byte {
+	t.Helper()
+	n, err := unix.Read(peer, buf)
+	if err != nil {
+		t.Fatalf("read the link's packet: %v", err)
+	}
+	if n < vnetHdrLen || !bytes.Equal(buf[:vnetHdrLen], noVnetHdr[:]) {
+		t.Fatalf("the link wrote % x: not behind an all-zero virtio_net_hdr", buf[:min(n, vnetHdrLen)])
+	}
+	return buf[vnetHdrLen:n]
+}
 
 // newTestLink runs a tunLink on one end of a SOCK_SEQPACKET pair, which
 // keeps packet boundaries as a TUN device does, and returns the other end.
@@ -72,9 +106,7 @@ func TestTUNLink(t *testing.T) {
 	v6 := append([]byte{0x60}, bytes.Repeat([]byte{6}, 59)...)
 	copy(v6[8:], programSrc6[:])
 	for _, p := range [][]byte{{0x00, 1, 2}, v4, v6} {
-		if _, err := unix.Write(peer, p); err != nil {
-			t.Fatal(err)
-		}
+		tunWrite(t, peer, p)
 	}
 	for _, want := range []struct {
 		proto tcpip.NetworkProtocolNumber
@@ -99,10 +131,9 @@ func TestTUNLink(t *testing.T) {
 		t.Fatalf("WritePackets = %d, %v", n, err)
 	}
 	pkt.DecRef()
-	buf := make([]byte, 100)
-	n, err := unix.Read(peer, buf) // blocking: the peer end is
-	if err != nil || !bytes.Equal(buf[:n], out) {
-		t.Fatalf("peer read %q, %v; want %q", buf[:n], err, out)
+	// blocking: the peer end is
+	if got := tunRead(t, peer, make([]byte, 100)); !bytes.Equal(got, out) {
+		t.Fatalf("peer read %q; want %q", got, out)
 	}
 
 	l.Attach(nil) // as the stack does when the NIC is removed
@@ -144,9 +175,7 @@ func TestTUNLinkLongPackets(t *testing.T) {
 		p[0] = 0x45
 		p[9] = tc.proto
 		copy(p[12:], programSrc4[:])
-		if _, err := unix.Write(peer, p); err != nil {
-			t.Fatal(err)
-		}
+		tunWrite(t, peer, p)
 		select {
 		case got := <-d:
 			if !bytes.Equal(got.data, p) {
@@ -189,9 +218,7 @@ func TestTUNLinkAntiSpoofing(t *testing.T) {
 		{0x45, 0, 0}, // too short to have a source
 		packet(4, "100.96.0.2"), packet(6, "fd00:5a::2"),
 	} {
-		if _, err := unix.Write(peer, p); err != nil {
-			t.Fatal(err)
-		}
+		tunWrite(t, peer, p)
 	}
 	for _, want := range []tcpip.NetworkProtocolNumber{header.IPv4ProtocolNumber, header.IPv6ProtocolNumber} {
 		select {
@@ -243,4 +270,124 @@ func TestTUNLinkReaderEndsAtEOF(t *testing.T) {
 	l.Attach(make(delivered))
 	unix.Close(peer) // the Cleanup's second close fails harmlessly
 	l.Wait()         // hangs (the test times out) if the reader spins
+}
+
+// checksummed fills in p's IPv4 header checksum and its TCP, UDP or ICMP
+// checksum, as the program's kernel does for a packet it sends complete.
+func checksummed(p []byte) []byte {
+	var src, dst tcpip.Address
+	var proto tcpip.TransportProtocolNumber
+	var l4 []byte
+	if header.IPVersion(p) == header.IPv4Version {
+		ip := header.IPv4(p)
+		ip.SetChecksum(0)
+		ip.SetChecksum(^ip.CalculateChecksum())
+		src, dst, proto, l4 = ip.SourceAddress(), ip.DestinationAddress(), ip.TransportProtocol(), ip.Payload()
+	} else {
+		ip := header.IPv6(p)
+		src, dst, proto, l4 = ip.SourceAddress(), ip.DestinationAddress(), tcpip.TransportProtocolNumber(ip.NextHeader()), ip.Payload()
+	}
+	at := map[tcpip.TransportProtocolNumber]int{header.TCPProtocolNumber: 16, header.UDPProtocolNumber: 6, header.ICMPv4ProtocolNumber: 2, header.ICMPv6ProtocolNumber: 2}[proto]
+	l4[at], l4[at+1] = 0, 0
+	xsum := uint16(0)
+	if proto != header.ICMPv4ProtocolNumber {
+		xsum = header.PseudoHeaderChecksum(proto, src, dst, uint16(len(l4)))
+	}
+	xsum = ^checksum.Checksum(l4, xsum)
+	if xsum == 0 && proto == header.UDPProtocolNumber {
+		xsum = 0xffff // RFC 768: a computed zero is sent as all ones
+	}
+	l4[at], l4[at+1] = byte(xsum>>8), byte(xsum)
+	return p
+}
+
+// The link verifies the checksums of a packet the program's kernel does
+// not vouch for (no virtio_net_hdr flag: a raw socket's, or ICMP) and
+// drops it when one is wrong, as a network card drops a corrupt frame; a
+// packet whose checksum the kernel left to the device (NEEDS_CSUM) or has
+// verified (DATA_VALID) goes to the stack as it is; a packet with a
+// segmentation offload, never turned on, is dropped.
+func TestTUNLinkVerifiesUntrustedChecksums(t *testing.T) {
+	l, peer := newTestLink(t)
+	d := make(delivered, 4)
+	l.Attach(d)
+	defer l.Close()
+	far4, far6 := netip.MustParseAddrPort("198.18.0.2:443"), netip.MustParseAddrPort("[2001:2::2]:443")
+	prog4, prog6 := netip.AddrPortFrom(ProgramAddr4.Addr(), 40000), netip.AddrPortFrom(ProgramAddr6.Addr(), 40000)
+	echo := func() []byte { // an ICMP echo request
+		p := make([]byte, header.IPv4MinimumSize+header.ICMPv4MinimumSize+4)
+		header.IPv4(p).Encode(&header.IPv4Fields{TotalLength: uint16(len(p)), TTL: 64, Protocol: uint8(header.ICMPv4ProtocolNumber),
+			SrcAddr: tcpip.AddrFrom4(prog4.Addr().As4()), DstAddr: tcpip.AddrFrom4(far4.Addr().As4())})
+		p[header.IPv4MinimumSize] = byte(header.ICMPv4Echo)
+		return p
+	}
+	packets := map[string][]byte{
+		"tcp4":  checksummed(tcpPacket(prog4, far4, header.TCPFlagSyn)),
+		"tcp6":  checksummed(tcpPacket(prog6, far6, header.TCPFlagSyn)),
+		"udp4":  checksummed(udpPacket(prog4, far4, []byte("datagram"))),
+		"udp6":  checksummed(udpPacket(prog6, far6, []byte("datagram"))),
+		"icmp4": checksummed(echo()),
+	}
+	corrupt := func(p []byte) []byte {
+		q := slices.Clone(p)
+		q[len(q)-1] ^= 0xff // the transport checksum covers it
+		return q
+	}
+	noUDPChecksum := func(p []byte) []byte {
+		q := slices.Clone(p)
+		ipLen := header.IPv4MinimumSize
+		if header.IPVersion(q) == header.IPv6Version {
+			ipLen = header.IPv6MinimumSize
+		}
+		q[ipLen+6], q[ipLen+7] = 0, 0
+		return q
+	}
+	badIPHeader := slices.Clone(packets["tcp4"])
+	badIPHeader[8]-- // the TTL: only the IPv4 header checksum covers it
+	marker := packets["udp4"]
+	for _, tc := range []struct {
+		name      string
+		flags     byte
+		gso       byte
+		p         []byte
+		delivered bool
+	}{
+		{"tcp4", 0, 0, packets["tcp4"], true},
+		{"tcp6", 0, 0, packets["tcp6"], true},
+		{"udp6", 0, 0, packets["udp6"], true},
+		{"icmp4", 0, 0, packets["icmp4"], true},
+		{"tcp4 corrupt", 0, 0, corrupt(packets["tcp4"]), false},
+		{"tcp6 corrupt", 0, 0, corrupt(packets["tcp6"]), false},
+		{"udp4 corrupt", 0, 0, corrupt(packets["udp4"]), false},
+		{"udp6 corrupt", 0, 0, corrupt(packets["udp6"]), false},
+		{"icmp4 corrupt", 0, 0, corrupt(packets["icmp4"]), false},
+		{"ipv4 header corrupt", 0, 0, badIPHeader, false},
+		{"udp4 without checksum", 0, 0, noUDPChecksum(packets["udp4"]), true},
+		{"udp6 without checksum", 0, 0, noUDPChecksum(packets["udp6"]), false},
+		{"tcp4 checksum left to the device", vnetNeedsCsum, 0, corrupt(packets["tcp4"]), true},
+		{"udp6 checksum left to the device", vnetNeedsCsum, 0, corrupt(packets["udp6"]), true},
+		{"tcp6 verified by the kernel", vnetDataValid, 0, corrupt(packets["tcp6"]), true},
+		{"tcp4 segmentation offload", vnetNeedsCsum, 1, packets["tcp4"], false},
+	} {
+		hdr := make([]byte, vnetHdrLen)
+		hdr[0], hdr[1] = tc.flags, tc.gso
+		if _, err := unix.Write(peer, append(hdr, tc.p...)); err != nil {
+			t.Fatal(err)
+		}
+		tunWriteFlags(t, peer, 0, marker) // then a good one: the reader keeps the order
+		want := [][]byte{marker}
+		if tc.delivered {
+			want = [][]byte{tc.p, marker}
+		}
+		for _, w := range want {
+			select {
+			case got := <-d:
+				if !bytes.Equal(got.data, w) {
+					t.Errorf("%s: delivered % x, want % x", tc.name, got.data, w)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: nothing delivered", tc.name)
+			}
+		}
+	}
 }

@@ -31,11 +31,17 @@ func createTUN() (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
-	// IFF_NO_PI: bare IP packets, as netstack's link endpoint reads them.
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	// IP packets behind a virtio_net_hdr, whose TCP and UDP checksums
+	// the program's kernel leaves to the device, as netstack's link
+	// endpoint reads them (netstack/vnet.go).
+	ifr.SetUint16(netstack.TUNFlags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("create %s: %w", tunName, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, netstack.TUNOffloads); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s checksum offload: %w", tunName, err)
 	}
 	// Persistent: closing the supervisor's fd when the program has ended
 	// then leaves the device alone, and it goes with the program's
