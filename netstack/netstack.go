@@ -144,27 +144,24 @@ type Stack struct {
 
 // enter counts one more goroutine Close must wait for, or reports that the
 // stack is closing and nothing may start.
-func (st *Stack) enter() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.closing {
-		return false
-	}
-	st.wg.Add(1)
-	return true
-}
+func (st *Stack) enter() bool { return st.enterAlso(nil) }
 
 // enterSending is enter for a flow that carries the program's data to a
 // host, which Close lets finish (sending); the caller calls
 // st.sending.Done once that data has all been passed on, or never will be.
-func (st *Stack) enterSending() bool {
+func (st *Stack) enterSending() bool { return st.enterAlso(&st.sending) }
+
+// enterAlso is enter, counting the goroutine in also too when it is set.
+func (st *Stack) enterAlso(also *sync.WaitGroup) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closing {
 		return false
 	}
 	st.wg.Add(1)
-	st.sending.Add(1)
+	if also != nil {
+		also.Add(1)
+	}
 	return true
 }
 

@@ -57,8 +57,9 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		r.Complete(true)
 		return
 	}
-	// The forwarder runs each request on a goroutine of its own: dial
-	// and splice here, with no further hand-off.
+	// Each request runs on a goroutine of the warm pool's: dial and
+	// splice here, with no further hand-off but the copy's other
+	// direction.
 	if !st.enterSending() {
 		st.lim.release(&st.lim.dials)
 		st.syns.take(k)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // goroutineID is the running goroutine's number, from its stack's header.
@@ -23,16 +22,6 @@ func poolGoroutines() int {
 	return bytes.Count(buf[:runtime.Stack(buf, true)], []byte("(*warmPool).run("))
 }
 
-// eventually waits up to 5 s for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not %s after 5 s", what)
-		}
-	}
-}
-
 // TestWarmPoolReusesGoroutines: a function runs beside its caller, and the
 // next one runs on the goroutine the first finished on — no new goroutine.
 func TestWarmPoolReusesGoroutines(t *testing.T) {
@@ -46,7 +35,7 @@ func TestWarmPoolReusesGoroutines(t *testing.T) {
 	if first == goroutineID() {
 		t.Fatal("the function ran on the caller's goroutine")
 	}
-	eventually(t, "one goroutine waiting", func() bool { return p.waiting() == 1 })
+	waitFor(t, "one goroutine waiting", func() bool { return p.waiting() == 1 })
 	p.Go(func() { ids <- goroutineID() })
 	if second := <-ids; second != first {
 		t.Errorf("the second function ran on goroutine %s, not on %s, which was waiting", second, first)
@@ -66,10 +55,10 @@ func TestWarmPoolKeepsAtMostMaxWarm(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	eventually(t, "maxWarm waiting", func() bool { return p.waiting() == maxWarm })
-	eventually(t, "the extra goroutines ended", func() bool { return poolGoroutines() == maxWarm })
+	waitFor(t, "maxWarm waiting", func() bool { return p.waiting() == maxWarm })
+	waitFor(t, "the extra goroutines ended", func() bool { return poolGoroutines() == maxWarm })
 	p.stop()
-	eventually(t, "every goroutine ended after stop", func() bool { return poolGoroutines() == 0 })
+	waitFor(t, "every goroutine ended after stop", func() bool { return poolGoroutines() == 0 })
 	if got := p.waiting(); got != 0 {
 		t.Errorf("%d goroutines still counted as waiting after stop", got)
 	}
