@@ -321,7 +321,15 @@ func TestTUNLinkVerifiesUntrustedChecksums(t *testing.T) {
 		p[header.IPv4MinimumSize] = byte(header.ICMPv4Echo)
 		return p
 	}
+	echo6 := func() []byte { // an ICMPv6 echo request
+		p := make([]byte, header.IPv6MinimumSize+header.ICMPv6MinimumSize+4)
+		header.IPv6(p).Encode(&header.IPv6Fields{PayloadLength: uint16(len(p) - header.IPv6MinimumSize), TransportProtocol: header.ICMPv6ProtocolNumber, HopLimit: 64,
+			SrcAddr: tcpip.AddrFrom16(prog6.Addr().As16()), DstAddr: tcpip.AddrFrom16(far6.Addr().As16())})
+		p[header.IPv6MinimumSize] = byte(header.ICMPv6EchoRequest)
+		return p
+	}
 	packets := map[string][]byte{
+		"icmp6": checksummed(echo6()),
 		"tcp4":  checksummed(tcpPacket(prog4, far4, header.TCPFlagSyn)),
 		"tcp6":  checksummed(tcpPacket(prog6, far6, header.TCPFlagSyn)),
 		"udp4":  checksummed(udpPacket(prog4, far4, []byte("datagram"))),
@@ -361,6 +369,8 @@ func TestTUNLinkVerifiesUntrustedChecksums(t *testing.T) {
 		{"udp4 corrupt", 0, 0, corrupt(packets["udp4"]), false},
 		{"udp6 corrupt", 0, 0, corrupt(packets["udp6"]), false},
 		{"icmp4 corrupt", 0, 0, corrupt(packets["icmp4"]), false},
+		{"icmp6", 0, 0, packets["icmp6"], true},
+		{"icmp6 corrupt", 0, 0, corrupt(packets["icmp6"]), false},
 		{"ipv4 header corrupt", 0, 0, badIPHeader, false},
 		{"udp4 without checksum", 0, 0, noUDPChecksum(packets["udp4"]), true},
 		{"udp6 without checksum", 0, 0, noUDPChecksum(packets["udp6"]), false},
