@@ -48,12 +48,14 @@ const (
 	// host-side connect, then the program's handshake — to one
 	// destination (address and port). It is what keeps a flood of SYNs
 	// to one destination, dead or alive, from taking the slots the
-	// program's connects elsewhere need: beyond it a SYN there is reset
-	// at once, before any dial (cheap: no fd, no goroutine past the
-	// forwarder's). A program rarely has more than a few connects to one
-	// destination in flight (browsers: 6 per host); 32 leaves room, and
-	// a flood to one destination holds at most an eighth of
-	// maxPendingDials.
+	// program's connects elsewhere need: beyond it a SYN there is
+	// dropped, before any dial (cheap: no fd, no goroutine past the
+	// forwarder's), and comes back when the program's kernel resends it
+	// — a connect past the bound is late, never refused. Browsers keep
+	// 6 connects per host in flight; package managers that download in
+	// parallel (uv: 50 at once by default) may have more, to one address,
+	// and they wait a second or so. 32 leaves room, and a flood to one
+	// destination holds at most an eighth of maxPendingDials.
 	maxSetupPerDest = 32
 
 	// maxHandshakes bounds the program's handshakes being completed
@@ -107,7 +109,7 @@ func newLimits(log func(string)) *limits {
 	l := &limits{log: log, setupByDest: map[netip.AddrPort]int{}}
 	l.udpFlows = gauge{max: maxUDPFlows, what: "%d UDP flows in use (the limit): new UDP flows evict the oldest without a reply, or are dropped, until some end"}
 	l.tcpConns = gauge{max: maxTCPConns, what: "%d TCP connections in use (the limit): new connections reset until some end"}
-	l.dials = gauge{max: maxPendingDials, what: "%d TCP connects pending on the host (the limit): new connections reset until some complete (a dead destination holds one for up to 30 s)"}
+	l.dials = gauge{max: maxPendingDials, what: "%d TCP connects pending on the host (the limit): the SYNs of new connections are dropped, and the program's kernel sends them again, until some complete (a dead destination holds one for up to 30 s)"}
 	l.handshakes = gauge{max: maxHandshakes, what: "%d TCP handshakes awaiting the program's ACK (the limit): new connections reset until some complete"}
 	l.dnsQueries = gauge{max: maxDNSQueries, what: "%d DNS queries being answered (the limit): further queries answered SERVFAIL until some end"}
 	l.growConns = gauge{max: maxGrowConns}
@@ -181,7 +183,7 @@ func (l *limits) acquireSetup(dst netip.AddrPort) bool {
 	if l.setupByDest[dst] >= maxSetupPerDest {
 		if !l.perDestLogged {
 			l.perDestLogged = true
-			l.logf("%d TCP connections being set up to %s (the limit per destination): new connections there reset until some complete (a flood, or a destination that does not answer)", maxSetupPerDest, dst)
+			l.logf("%d TCP connections being set up to %s (the limit per destination): the SYNs of new connections there are dropped, and the program's kernel sends them again, until some complete (a flood, or a destination slow to answer)", maxSetupPerDest, dst)
 		}
 		return false
 	}

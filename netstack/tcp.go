@@ -28,13 +28,23 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		r.Complete(true) // RST: nothing leaves for a denied destination
 		return
 	}
-	// A limit hit refuses the new connection with a reset, as a host out
-	// of resources does; the connections under way go on. The bound per
-	// destination comes first: a flood to one destination is refused
-	// there, before it takes any of the global slots.
+	// The bounds on connections being set up (per destination, and the
+	// host-side connects pending) are a queue that empties within a
+	// round trip or a dial timeout: a SYN beyond them is dropped, as a
+	// congested path or a full listen queue drops it, and the program's
+	// kernel sends it again (after 1 s, 3 s, 7 s…) — a program that
+	// opens 50 connections at once to a registry 100 ms away gets all 50,
+	// a little late, where a reset would fail the ones past the bound
+	// with ECONNREFUSED. A SYN flood costs no more either way: nothing
+	// is kept for a dropped SYN. The bound per destination comes first,
+	// so a flood to one destination stops there, before it takes any of
+	// the global slots. The bound on connections in use is no queue (a
+	// connection may last for hours): beyond it a reset refuses the new
+	// one, as a host out of resources does. The connections under way
+	// go on in every case.
 	if !st.lim.acquireSetup(to) {
 		st.syns.take(k)
-		r.Complete(true)
+		r.Complete(false)
 		return
 	}
 	if !st.lim.acquire(&st.lim.tcpConns) {
@@ -54,7 +64,7 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	defer endSetup()
 	if !st.lim.acquire(&st.lim.dials) {
 		st.syns.take(k)
-		r.Complete(true)
+		r.Complete(false) // dropped: see acquireSetup above
 		return
 	}
 	// Each request runs on a goroutine of the warm pool's: dial and
