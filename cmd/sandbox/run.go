@@ -81,8 +81,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	var dns netip.AddrPort
 	if f.dns != "" {
-		if mode != sentry.NetSandbox {
-			return fail(stderr, "--dns goes with --net sandbox: in --net %s the program uses the host's resolver itself", mode)
+		switch mode {
+		case sentry.NetHost:
+			return fail(stderr, "--dns goes with --net sandbox: in --net host the program uses the host's resolver itself")
+		case sentry.NetNone:
+			return fail(stderr, "--dns goes with --net sandbox: in --net none the program has only a loopback of its own, and no resolver to ask")
 		}
 		if dns, err = parseResolver(f.dns); err != nil {
 			return fail(stderr, "--dns %q: %v (want an IP address, optionally with :PORT, such as 192.0.2.53 or [2001:db8::53]:5353)", f.dns, err)
