@@ -103,15 +103,3 @@ func planCapDrop(mode sentry.NetMode) (capDrop, error) {
 	}
 	return d, nil
 }
-
-// dropCaps applies planCapDrop(mode) to the calling thread at once (the
-// program's process does it as part of its confinement).
-func dropCaps(mode sentry.NetMode) error {
-	d, err := planCapDrop(mode)
-	if err != nil {
-		return err
-	}
-	conf := noConfinement()
-	conf.setCaps(d)
-	return conf.applyHere()
-}

@@ -92,3 +92,15 @@ func TestDropCaps(t *testing.T) {
 		})
 	}
 }
+
+// dropCaps applies planCapDrop(mode) to the calling thread at once, as the
+// program's process does as part of its confinement (startProgram).
+func dropCaps(mode sentry.NetMode) error {
+	d, err := planCapDrop(mode)
+	if err != nil {
+		return err
+	}
+	conf := noConfinement()
+	conf.setCaps(d)
+	return conf.applyHere()
+}

@@ -220,7 +220,9 @@ func (conf *confinement) close() {
 
 // applyHere confines the calling thread (which must be locked to its
 // goroutine and, for Landlock, have no_new_privs): what the program's
-// process does before it execs.
+// process does before it execs. The tests confine threads of their own
+// with it (dropCaps, enterLandlockDomain): cgo is not allowed in a test
+// file, so it lives here.
 func (conf *confinement) applyHere() error {
 	conf.c.step = 0
 	C.sandbox_confine(&conf.c)

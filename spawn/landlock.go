@@ -96,23 +96,6 @@ func landlockRuleset(abi int) (int, error) {
 	return int(rs), nil
 }
 
-// enterLandlockDomain puts the calling thread, and what it execs, into the
-// domain landlockRuleset(abi) makes at once (the program's process does it
-// as part of its confinement), and reports whether it did.
-func enterLandlockDomain(abi int) (bool, error) {
-	rs, err := landlockRuleset(abi)
-	if err != nil || rs < 0 {
-		return false, err
-	}
-	conf := noConfinement()
-	conf.setLandlock(rs)
-	defer conf.close()
-	if err := conf.applyHere(); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
 // allowBeneathRoot adds to ruleset rs a rule that allows access everywhere
 // beneath "/": every path the program can name walks up to it.
 func allowBeneathRoot(rs int, access uint64) error {

@@ -272,3 +272,20 @@ func TestLandlockScopesSIGIO(t *testing.T) {
 		}
 	}
 }
+
+// enterLandlockDomain puts the calling thread, and what it execs, into the
+// domain landlockRuleset(abi) makes at once, as the program's process does
+// as part of its confinement (startProgram), and reports whether it did.
+func enterLandlockDomain(abi int) (bool, error) {
+	rs, err := landlockRuleset(abi)
+	if err != nil || rs < 0 {
+		return false, err
+	}
+	conf := noConfinement()
+	conf.setLandlock(rs)
+	defer conf.close()
+	if err := conf.applyHere(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
