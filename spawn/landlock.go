@@ -13,7 +13,7 @@ import (
 // any task not in the same domain or one nested in it (ptrace,
 // process_vm_readv/writev, /proc/PID/mem, fd/, cwd, exe, ns/…; checked
 // here: with CAP_SYS_PTRACE a few read-only files such as environ and maps
-// still open, which is one more reason dropCaps removes it), and with
+// still open, which is one more reason planCapDrop leaves it out), and with
 // LANDLOCK_SCOPE_SIGNAL (ABI 6) it cannot signal such a task however it
 // names it: kill, tkill/tgkill of any thread, pidfd_send_signal through a
 // pidfd or a /proc/PID directory, SIGIO/SIGURG through F_SETOWN. The
@@ -30,7 +30,7 @@ import (
 // which is not an error and prints nothing: the filter's rows still refuse
 // the ptrace family and signals to the supervisor's pid, and the
 // supervisor is not dumpable (so its /proc/PID/mem, environ and fd/ stay
-// shut to a program without CAP_SYS_PTRACE, which dropCaps removes) — but
+// shut to a program without CAP_SYS_PTRACE, which planCapDrop leaves out) — but
 // the supervisor's other threads can then be signalled (tkill, or
 // pidfd_send_signal through /proc/PID), and the user's other processes of
 // the same uid traced through /proc/PID/mem.
@@ -69,7 +69,7 @@ func landlockABI() int {
 //     across directories). The domain still shuts the ptrace family, and
 //     one thing changes: Landlock refuses mount and pivot_root to a domain
 //     that handles a file-system right. The program holds no CAP_SYS_ADMIN
-//     (dropCaps), so this is felt only by a program that mounts in a user
+//     (planCapDrop), so this is felt only by a program that mounts in a user
 //     namespace of its own (rootless containers, bubblewrap).
 //   - ABI 1: no domain. REFER does not exist there, so any ruleset would
 //     make renames and links across directories fail with EXDEV.
